@@ -1,0 +1,1 @@
+"""Built-in dataset cards, shipped inside the package as ``equibench.cards``."""

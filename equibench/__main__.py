@@ -1,0 +1,5 @@
+import sys
+
+from equibench.cli import main
+
+sys.exit(main())

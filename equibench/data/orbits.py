@@ -1,0 +1,147 @@
+"""Orbit datasets: every base image turned into the sequence x_t = g^(t + t0) . x, t = 0..N-1.
+
+Each frame is computed from the base image in one call of the transformation (never by
+transforming a transformed frame), with a random start t0 per sequence. Frames are stored as
+uint8, like the images they come from; the content hash covers every stored tensor, so a result
+record names exactly the data it was scored on. Generated datasets are cached on disk under the
+card's hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from equibench.atomic import atomic_path
+from equibench.data.cards import SPLITS, DatasetCard
+from equibench.data.sources import BaseImages, load_source
+from equibench.errors import ConfigError
+from equibench.transforms import Transformation, colourise
+
+FORMAT = 1  # bump when generation changes, so old caches are not reused
+Progress = Callable[..., Iterable]
+
+
+@dataclass(frozen=True)
+class OrbitSplit:
+    """Sequences of one split: ``frames`` uint8 ``[S, N, C, H, W]``, ``labels`` ``[S]``, and
+    ``steps`` ``[S, N]``, the group element k of each frame relative to its base image."""
+
+    frames: torch.Tensor
+    labels: torch.Tensor
+    steps: torch.Tensor
+
+    @property
+    def num_sequences(self) -> int:
+        return self.frames.shape[0]
+
+    def sequences(self) -> torch.Tensor:
+        """All frames as floats in [0, 1], ``[S, N, C, H, W]``."""
+        return self.frames.float().div_(255.0)
+
+    def images(self) -> torch.Tensor:
+        """All frames as floats in [0, 1], flattened over sequences: ``[S * N, C, H, W]``."""
+        return self.sequences().flatten(0, 1)
+
+
+@dataclass(frozen=True)
+class OrbitDataset:
+    """A transformation dataset: its card, its transformation and its three splits."""
+
+    card: DatasetCard
+    transformation: Transformation
+    splits: dict[str, OrbitSplit]
+    content_hash: str
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.splits["test"].frames.shape[2:])
+
+    @property
+    def num_classes(self) -> int:
+        return int(max(s.labels.max() for s in self.splits.values())) + 1
+
+
+def content_hash(splits: dict[str, OrbitSplit]) -> str:
+    """sha256 over every split's frames, labels and steps, in split order."""
+    digest = hashlib.sha256()
+    for name in SPLITS:
+        split = splits[name]
+        for tensor in (split.frames, split.labels, split.steps):
+            digest.update(tensor.contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _draw_bases(card: DatasetCard, pools: dict[str, BaseImages]) -> dict[str, BaseImages]:
+    """Disjoint base images for the three splits: ``train`` from the source's training pool,
+    ``fit`` and ``test`` from its test pool (one shared pool where the source has only one)."""
+    g = torch.Generator().manual_seed(card.seed)
+    plan = [("train", "train"), ("fit", "test"), ("test", "test")] if "test" in pools else [
+        (name, "all") for name in SPLITS]
+    order = {pool: torch.randperm(len(p.labels), generator=g) for pool, p in pools.items()}
+    taken = {pool: 0 for pool in pools}
+    bases = {}
+    for split, pool in plan:
+        count = card.splits[split]
+        idx = order[pool][taken[pool]: taken[pool] + count]
+        if len(idx) < count:
+            raise ConfigError(
+                f"dataset {card.id}: split {split!r} asks for {count} images but the "
+                f"{card.source} pool {pool!r} has only {len(order[pool]) - taken[pool]} left"
+            )
+        taken[pool] += count
+        bases[split] = BaseImages(pools[pool].images[idx], pools[pool].labels[idx])
+    return bases
+
+
+def generate(card: DatasetCard, pools: dict[str, BaseImages], progress: Progress) -> OrbitDataset:
+    """Build the orbit dataset of ``card`` from the source's base image pools."""
+    t = card.build_transformation()
+    n = t.order
+    g = torch.Generator().manual_seed(card.seed + 1)
+    splits = {}
+    for name, base in _draw_bases(card, pools).items():
+        start = torch.randint(0, n, (len(base.labels),), generator=g)
+        steps = (torch.arange(n) + start[:, None]) % n
+        chunks = []
+        for lo in progress(range(0, len(base.labels), 256), desc=f"{card.id} {name}", leave=False):
+            x = base.images[lo: lo + 256].float() / 255.0
+            x = colourise(x) if t.needs_colour else x
+            s = steps[lo: lo + 256]
+            frames = t.apply(x.repeat_interleave(n, dim=0), s.flatten())
+            chunks.append((frames * 255).round_().to(torch.uint8).unflatten(0, (len(s), n)))
+        splits[name] = OrbitSplit(torch.cat(chunks), base.labels, steps)
+    return OrbitDataset(card, t, splits, content_hash(splits))
+
+
+def _cache_path(card: DatasetCard, cache_dir: Path) -> Path:
+    return cache_dir / "datasets" / f"{card.id}-{card.hash}-v{FORMAT}.pt"
+
+
+def load_dataset(
+    card: DatasetCard,
+    cache_dir: Path,
+    progress: Progress,
+    data_root: Path | None = None,
+    download: bool = False,
+) -> OrbitDataset:
+    """Load the dataset of ``card`` from the cache, or generate and cache it.
+
+    A cached file whose content no longer matches its recorded hash is regenerated.
+    """
+    path = _cache_path(card, cache_dir)
+    if path.is_file():
+        stored = torch.load(path, weights_only=True)
+        splits = {name: OrbitSplit(*stored[name]) for name in SPLITS}
+        if content_hash(splits) == stored["content_hash"]:
+            return OrbitDataset(card, card.build_transformation(), splits, stored["content_hash"])
+    dataset = generate(card, load_source(card.source, data_root, download), progress)
+    payload = {name: (s.frames, s.labels, s.steps) for name, s in dataset.splits.items()}
+    payload["content_hash"] = dataset.content_hash
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return dataset

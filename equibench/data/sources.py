@@ -1,0 +1,82 @@
+"""Base images, before any transformation: the embedded digits, MNIST and Fashion-MNIST.
+
+Every source gives uint8 images ``[N, 1, 28, 28]`` and integer labels, in one or two pools:
+``all`` for a source without an official test set (the embedded digits), ``train`` and ``test``
+for torchvision's datasets, so that the model never trains on the official test images.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from equibench.errors import DataError
+
+CANVAS = 28
+DIGIT_BOX = 18  # the 8x8 digit fills an 18x18 box: its diagonal (25.5 px) fits any rotation
+
+
+@dataclass(frozen=True)
+class BaseImages:
+    """Untransformed images (uint8, ``[N, 1, 28, 28]``) and their labels (``[N]``)."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+
+def embedded_digits() -> dict[str, BaseImages]:
+    """scikit-learn's bundled handwritten digits (1,797 images), brought to 28x28 with no network.
+
+    The 8x8 images (values 0..16) are upsampled bilinearly to an 18x18 box and centred on a
+    28x28 canvas with a 5-pixel margin, so that rotated and zoomed digits stay inside the frame.
+    """
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    small = torch.as_tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0
+    box = F.interpolate(small, size=(DIGIT_BOX, DIGIT_BOX), mode="bilinear", align_corners=False)
+    margin = (CANVAS - DIGIT_BOX) // 2
+    canvas = F.pad(box, (margin, CANVAS - DIGIT_BOX - margin) * 2)
+    images = (canvas.clamp(0, 1) * 255).round().to(torch.uint8)
+    return {"all": BaseImages(images, torch.as_tensor(digits.target, dtype=torch.long))}
+
+
+def _torchvision_pools(name: str, data_root: Path | None, download: bool) -> dict[str, BaseImages]:
+    from torchvision import datasets
+
+    cls = {"mnist": datasets.MNIST, "fashion": datasets.FashionMNIST}[name]
+    if data_root is None:
+        raise DataError(
+            f"source {name!r} reads {cls.__name__} from a local folder: pass --data-root DIR "
+            "(add --download to fetch it there if you have internet)"
+        )
+    pools = {}
+    for pool in ("train", "test"):
+        try:
+            ds = cls(str(data_root), train=pool == "train", download=download)
+        except RuntimeError as exc:  # torchvision: "Dataset not found. You can use download=True"
+            raise DataError(
+                f"{cls.__name__} not found under --data-root {data_root} ({exc}); "
+                "point --data-root at the folder that holds it, or add --download"
+            ) from None
+        pools[pool] = BaseImages(ds.data.unsqueeze(1).clone(), ds.targets.clone().long())
+    return pools
+
+
+SOURCES = {
+    "digits": "scikit-learn's bundled handwritten digits, 8x8 upsampled into 28x28 (no network)",
+    "mnist": "MNIST through torchvision, from --data-root",
+    "fashion": "Fashion-MNIST through torchvision, from --data-root",
+}
+
+
+def load_source(name: str, data_root: Path | None = None, download: bool = False) -> dict[str, BaseImages]:
+    """Load the base image pools of source ``name``."""
+    if name == "digits":
+        return embedded_digits()
+    if name in SOURCES:
+        return _torchvision_pools(name, data_root, download)
+    raise DataError(f"unknown image source {name!r}; use one of {', '.join(SOURCES)}")

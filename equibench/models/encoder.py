@@ -1,0 +1,109 @@
+"""The model plugin interface: what an encoder must do to be benchmarked.
+
+A plugin is a subclass of :class:`Encoder` registered under the entry-point group
+``equibench.models`` (see README, "Writing a plugin"). Only :meth:`Encoder.encode` is required;
+everything else has a default that means "this model does not do that", and the matching
+metrics are reported as null. Model code needs nothing from equibench beyond this module and
+the public helpers in :mod:`equibench.models.operators`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+
+from equibench.data.orbits import OrbitSplit
+from equibench.transforms import Transformation
+
+Operator = Callable[[torch.Tensor, int], torch.Tensor]
+"""A declared latent operator: ``rho(z, k)`` maps latents ``[B, D]`` of x to those of g^k x."""
+
+Progress = Callable[..., Iterable]
+"""``progress(iterable, desc=..., total=...)`` wraps a loop in the harness's progress bar."""
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a model may know about a dataset before training: shapes and the transformation."""
+
+    dataset: str
+    image_shape: tuple[int, int, int]
+    num_classes: int
+    transformation: Transformation
+
+    @property
+    def order(self) -> int:
+        return self.transformation.order
+
+
+class Encoder(ABC):
+    """Base class of every model plugin.
+
+    The harness builds the model with its full config (``default_config`` updated by the
+    user's ``--set key=value``), either trains it with :meth:`fit` or restores it with
+    :meth:`load_state_dict` from a checkpoint of the same config, then encodes images.
+    """
+
+    description: ClassVar[str] = ""
+    supervision: ClassVar[str] = "none"  # "labels" where fit() uses the base labels
+
+    def __init__(self, config: dict[str, Any], spec: DataSpec, device: torch.device) -> None:
+        self.config = config
+        self.spec = spec
+        self.device = device
+
+    @classmethod
+    def default_config(cls, profile: str, spec: DataSpec) -> dict[str, Any]:
+        """Every setting of the model for a profile (``quick`` or ``paper``); ``--set`` may
+        override only keys that appear here, with values of the same type."""
+        return {}
+
+    def fit(self, train: OrbitSplit, progress: Progress) -> None:
+        """Train on the ``train`` split (sequences, labels, steps). Fixed encoders do nothing."""
+
+    @abstractmethod
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """Map images ``[B, C, H, W]`` in [0, 1] to latents ``[B, D]``.
+
+        Must be a deterministic function of each image alone (posterior mean, eval mode).
+        """
+
+    def operator(self, transformation: Transformation) -> Operator | None:
+        """The latent operator the model claims for ``transformation``, or None if it claims none."""
+        return None
+
+    def capsules(self) -> tuple[int, int] | None:
+        """Latent layout ``(capsules, capsule_dim)`` under which Roll is meaningful, if any.
+
+        When ``capsule_dim`` equals the dataset's order, the harness also scores the model under
+        Roll-by-k inside capsules (``commutativity_roll``) and with the TVAE paper's E_eq.
+        """
+        return None
+
+    def encode_sequences(self, sequences: torch.Tensor) -> torch.Tensor | None:
+        """Latents of whole sequences ``[S, N, C, H, W] -> [S, N, D]``, for models whose code
+        of a frame depends on its neighbours in time (the TVAE); None where it does not."""
+        return None
+
+    def log_likelihood(self, sequences: torch.Tensor) -> torch.Tensor | None:
+        """log p of each sequence ``[S, N, C, H, W] -> [S]`` in nats, or None."""
+        return None
+
+    def reconstruct(self, images: torch.Tensor) -> torch.Tensor | None:
+        """Reconstructions of ``images``, same shape, or None."""
+        return None
+
+    def figures(self, test: OrbitSplit) -> dict[str, Any]:
+        """Named matplotlib figures to save beside the result record (may be empty)."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint must hold to restore the fitted model; empty for fixed encoders."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""

@@ -1,0 +1,16 @@
+"""The one progress bar of equibench (tqdm), hidden when output is not a terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TypeVar
+
+from tqdm.auto import tqdm
+
+T = TypeVar("T")
+
+
+def progress(iterable: Iterable[T], desc: str | None = None, total: int | None = None,
+             leave: bool = True) -> Iterable[T]:
+    """Wrap a loop in a progress bar on stderr (none when stderr is not a terminal)."""
+    return tqdm(iterable, desc=desc, total=total, leave=leave, disable=None, dynamic_ncols=True)

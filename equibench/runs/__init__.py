@@ -1,0 +1,1 @@
+"""Runs: resolve a config, train or load, evaluate, and write one result record."""

@@ -1,0 +1,158 @@
+"""One benchmark run: dataset -> model (trained or loaded) -> metric suite -> result record."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from equibench.atomic import atomic_path
+from equibench.data.cards import load_card
+from equibench.data.orbits import load_dataset
+from equibench.errors import ConfigError
+from equibench.metrics.suite import METRIC_VERSION, evaluate
+from equibench.models.checks import check_deterministic
+from equibench.models.encoder import DataSpec, Progress
+from equibench.models.registry import load_model_class
+from equibench.progress import progress as default_progress
+from equibench.runs.config import apply_overrides, check_profile, config_hash
+from equibench.runs.provenance import hardware, versions
+from equibench.stopwatch import Stopwatch
+
+RECORD_SCHEMA = "equibench.record/1"
+
+
+def default_cache_dir() -> Path:
+    """``$EQUIBENCH_CACHE``, else ``$XDG_CACHE_HOME/equibench``, else ``~/.cache/equibench``."""
+    if "EQUIBENCH_CACHE" in os.environ:
+        return Path(os.environ["EQUIBENCH_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "equibench"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Everything ``equibench run`` was asked to do."""
+
+    model: str
+    dataset: str = "digits-rot18"
+    seed: int = 0
+    profile: str = "quick"
+    overrides: tuple[str, ...] = ()
+    out_dir: Path = Path("results")
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    data_root: Path | None = None
+    download: bool = False
+    device: str = "auto"
+    retrain: bool = False
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown --device {name!r}; use auto, cpu or cuda") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda asked for, but torch sees no CUDA device; use --device cpu")
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # seeds CUDA too
+
+
+def _check_writable(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out_dir / ".write-test"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"cannot write results to --out {out_dir} ({exc.strerror}); choose another --out") from None
+
+
+def record_name(model: str, dataset: str, profile: str, seed: int, chash: str) -> str:
+    return f"{model}__{dataset}__{profile}__seed{seed}__{chash[:8]}"
+
+
+def run(req: RunRequest, progress: Progress = default_progress) -> Path:
+    """Train or load, evaluate, and write the result record; returns the record's path."""
+    started = time.perf_counter()
+    profile = check_profile(req.profile)
+    cls = load_model_class(req.model)
+    card = load_card(req.dataset)
+    device = resolve_device(req.device)
+    _check_writable(req.out_dir)
+    watch = Stopwatch()
+
+    with watch.stage("data"):
+        data = load_dataset(card, req.cache_dir, progress, req.data_root, req.download)
+    spec = DataSpec(card.id, data.image_shape, data.num_classes, data.transformation)
+    config = apply_overrides(req.model, cls.default_config(profile, spec), req.overrides)
+    chash = config_hash(req.model, config, data.content_hash, req.seed)
+
+    seed_everything(req.seed)
+    model = cls(config, spec, device)
+    checkpoint = req.cache_dir / "checkpoints" / f"{req.model}-{chash}.pt"
+    loaded = checkpoint.is_file() and not req.retrain
+    with watch.stage("fit"):
+        if loaded:
+            model.load_state_dict(torch.load(checkpoint, map_location=device, weights_only=True))
+        else:
+            model.fit(data.splits["train"], progress)
+            state = model.state_dict()
+            if state:
+                with atomic_path(checkpoint) as tmp:
+                    torch.save(state, tmp)
+
+    check_deterministic(model, req.model, data.splits["test"])
+    seed_everything(req.seed)
+    ev = evaluate(model, req.model, data, progress, req.seed)
+
+    name = record_name(req.model, card.id, profile, req.seed, chash)
+    figures = {}
+    with watch.stage("figures"):
+        for fig_name, fig in model.figures(data.splits["test"]).items():
+            path = req.out_dir / f"{name}.{fig_name}.png"
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+            figures[fig_name] = path.name
+
+    record: dict[str, Any] = {
+        "schema": RECORD_SCHEMA,
+        "metric_version": METRIC_VERSION,
+        "model": req.model,
+        "model_description": cls.description,
+        "supervision": cls.supervision,
+        "dataset": card.id,
+        "dataset_card": {"source": card.source, "seed": card.seed, "transformation": card.transformation,
+                         "splits": card.splits, "card_hash": card.hash},
+        "dataset_hash": data.content_hash,
+        "transformation": data.transformation.describe(),
+        "seed": req.seed,
+        "profile": profile,
+        "overrides": list(req.overrides),
+        "config": config,
+        "config_hash": chash,
+        "checkpoint": {"loaded": loaded, "file": checkpoint.name if checkpoint.is_file() else None},
+        "versions": versions(),
+        "hardware": hardware(device),
+        "timings_s": {**watch.seconds, **{f"metric.{k}": v for k, v in ev.watch.seconds.items()},
+                      "total": round(time.perf_counter() - started, 3)},
+        "metrics": ev.metrics,
+        "curves": ev.curves,
+        "figures": figures,
+    }
+    path = req.out_dir / f"{name}.json"
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(record, indent=2, sort_keys=False) + "\n")
+    return path

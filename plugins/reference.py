@@ -1,0 +1,85 @@
+"""Reference encoders that validate the metric suite: pixels, PCA and a random MLP.
+
+They are not contenders but calibration points: ``pixels`` declares the image-space action as
+its operator and must score zero on exact actions; ``random-mlp`` is rich but structureless, so
+its fitted-operator error marks what "no equivariance" looks like; ``pca`` is a linear code
+fitted on the training images.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from sklearn.decomposition import PCA
+
+from equibench.data.orbits import OrbitSplit
+from equibench.models import DataSpec, Encoder, Operator
+from equibench.models.encoder import Progress
+from equibench.transforms import Transformation
+
+
+class Pixels(Encoder):
+    description = "raw pixels; declares the image-space action itself as its operator"
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        return images.flatten(1)
+
+    def operator(self, transformation: Transformation) -> Operator | None:
+        if not transformation.group_action:
+            return None
+        shape = self.spec.image_shape
+
+        def act(z: torch.Tensor, k: int) -> torch.Tensor:
+            return transformation.apply(z.unflatten(1, shape), k).flatten(1)
+
+        return act
+
+
+class PrincipalComponents(Encoder):
+    description = "PCA of the training frames (linear, fitted); declares nothing"
+
+    @classmethod
+    def default_config(cls, profile: str, spec: DataSpec) -> dict[str, Any]:
+        return {"components": 64}
+
+    def fit(self, train: OrbitSplit, progress: Progress) -> None:
+        pca = PCA(n_components=self.config["components"], svd_solver="covariance_eigh")
+        pca.fit(train.images().flatten(1).numpy())
+        self.mean = torch.from_numpy(pca.mean_).float()
+        self.components = torch.from_numpy(pca.components_).float()
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        return (images.flatten(1).cpu() - self.mean) @ self.components.T
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"mean": self.mean, "components": self.components}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.mean, self.components = state["mean"], state["components"]
+
+
+class RandomMLP(Encoder):
+    description = "MLP with fixed random weights (seeded); structureless baseline, declares nothing"
+
+    @classmethod
+    def default_config(cls, profile: str, spec: DataSpec) -> dict[str, Any]:
+        return {"hidden": 512, "dim": 64}
+
+    def __init__(self, config: dict[str, Any], spec: DataSpec, device: torch.device) -> None:
+        super().__init__(config, spec, device)
+        inputs = spec.image_shape[0] * spec.image_shape[1] * spec.image_shape[2]
+        self.net = torch.nn.Sequential(
+            torch.nn.Flatten(), torch.nn.Linear(inputs, config["hidden"]), torch.nn.ReLU(),
+            torch.nn.Linear(config["hidden"], config["dim"]),
+        ).to(device).eval()
+
+    @torch.no_grad()
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images)
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.net.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state)
