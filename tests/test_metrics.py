@@ -1,0 +1,119 @@
+"""The metric suite, validated on cases with known answers and on the reference encoders."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from equibench.metrics.capsules import eeq_tvae
+from equibench.metrics.commutativity import commutativity, identity, is_collapsed
+from equibench.metrics.fitted import Whitener, fit_operators, fitted_commutativity, homomorphism_error, transform_accuracy
+from equibench.metrics.representation import participation_ratio
+from equibench.metrics.suite import evaluate
+from equibench.models.encoder import DataSpec, Encoder
+from equibench.models.operators import capsule_roll
+from equibench.progress import progress
+from equibench_plugins.reference import Pixels, RandomMLP
+
+
+def _rolling_orbits(sequences: int = 50, n: int = 6, capsules: int = 3) -> torch.Tensor:
+    """Orbits on which Roll by k inside capsules is exactly the group action."""
+    g = torch.Generator().manual_seed(0)
+    base = torch.randn(sequences, 1, capsules, n, generator=g)
+    return torch.cat([base.roll(t, dims=-1) for t in range(n)], dim=1).flatten(2)
+
+
+def test_commutativity_is_zero_for_the_true_operator_and_normalised_otherwise() -> None:
+    z = _rolling_orbits()
+    exact = commutativity(z, capsule_roll(3, 6))
+    assert exact.mean < 1e-12 and len(exact.per_k) == 5
+    assert commutativity(z, capsule_roll(3, 6)).per_k == pytest.approx(exact.per_k)
+    wrong = commutativity(z, lambda v, k: capsule_roll(3, 6)(v, -k))
+    assert wrong.mean > 0.5
+    doubled = commutativity(2 * z, lambda v, k: capsule_roll(3, 6)(v, -k))
+    assert doubled.mean == pytest.approx(wrong.mean), "scale-free: divided by the spread of f"
+
+
+def test_invariance_is_zero_for_an_invariant_code_and_about_two_for_an_unrelated_one() -> None:
+    invariant = torch.randn(40, 1, 8).expand(40, 6, 8)
+    assert commutativity(invariant, identity).mean == pytest.approx(0.0, abs=1e-12)
+    unrelated = torch.randn(400, 6, 8, generator=torch.Generator().manual_seed(1))
+    assert commutativity(unrelated, identity).mean == pytest.approx(2.0, rel=0.05)
+
+
+def test_constant_encoders_are_collapsed() -> None:
+    assert is_collapsed(torch.full((10, 4, 5), 3.0))
+    assert is_collapsed(torch.zeros(10, 4, 5))
+    assert not is_collapsed(torch.randn(10, 4, 5))
+
+
+def test_fitted_maps_recover_a_permutation_representation() -> None:
+    z = _rolling_orbits(sequences=200)
+    whiten = Whitener.fit(z)
+    maps = fit_operators(whiten(z))
+    assert fitted_commutativity(whiten(z), maps).mean < 1e-3
+    assert homomorphism_error(maps) < 1e-2
+    assert transform_accuracy(whiten(z), maps) == 1.0
+
+
+def test_transform_accuracy_is_near_chance_for_an_invariant_code() -> None:
+    z = torch.randn(200, 1, 8, generator=torch.Generator().manual_seed(2)).expand(200, 6, 8)
+    noisy = z + 1e-3 * torch.randn(200, 6, 8, generator=torch.Generator().manual_seed(3))
+    whiten = Whitener.fit(noisy)
+    assert transform_accuracy(whiten(noisy), fit_operators(whiten(noisy))) < 0.35
+
+
+def test_eeq_tvae_matches_a_hand_computation() -> None:
+    # one sequence, N = 2 frames, one capsule of size 2: s0 = (3, 4) -> (0.6, 0.8), s1 = (1, 0)
+    z = torch.tensor([[[3.0, 4.0], [1.0, 0.0]]])
+    # Roll_1(0.6, 0.8) = (0.8, 0.6); |0.8 - 1| + |0.6 - 0| = 0.8
+    assert eeq_tvae(z, 1, 2) == pytest.approx(0.8)
+    assert eeq_tvae(_rolling_orbits(), 3, 6) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_participation_ratio_counts_effective_dimensions() -> None:
+    g = torch.Generator().manual_seed(4)
+    assert participation_ratio(torch.randn(20000, 6, generator=g)) == pytest.approx(6, rel=0.05)
+    line = torch.randn(1000, 1, generator=g) * torch.tensor([[1.0, 2.0, -1.0]])
+    assert participation_ratio(line) == pytest.approx(1.0, rel=1e-6)
+
+
+def _spec(data) -> DataSpec:
+    return DataSpec(data.card.id, data.image_shape, data.num_classes, data.transformation)
+
+
+class Constant(Encoder):
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.ones(images.shape[0], 4)
+
+    def operator(self, transformation):
+        return identity
+
+
+def test_pixels_are_exactly_equivariant_on_quarter_turns(digits_rot4) -> None:
+    ev = evaluate(Pixels({}, _spec(digits_rot4), torch.device("cpu")), "pixels", digits_rot4, progress, 0)
+    assert ev.metrics["commutativity"] < 1e-6
+    assert ev.metrics["commutativity_fitted"] < 1e-6
+    assert ev.metrics["invariance"] > 1.0
+    assert ev.metrics["probe_accuracy"] > 0.5
+
+
+def test_random_mlp_scores_clearly_worse_than_pixels_under_fitted_maps(digits_rot18) -> None:
+    spec, cpu = _spec(digits_rot18), torch.device("cpu")
+    torch.manual_seed(0)
+    mlp = evaluate(RandomMLP({"hidden": 512, "dim": 64}, spec, cpu), "random-mlp", digits_rot18, progress, 0)
+    pixels = evaluate(Pixels({}, spec, cpu), "pixels", digits_rot18, progress, 0)
+    assert mlp.metrics["commutativity"] is None, "random-mlp declares nothing"
+    assert pixels.metrics["commutativity"] < 0.02, "interpolated, so not exact"
+    assert mlp.metrics["commutativity_fitted"] > 10 * pixels.metrics["commutativity_fitted"]
+    assert len(mlp.curves["commutativity_fitted"]) == 17
+    assert math.isfinite(mlp.metrics["homomorphism"])
+
+
+def test_a_constant_encoder_is_reported_collapsed_not_perfect(digits_rot4) -> None:
+    ev = evaluate(Constant({}, _spec(digits_rot4), torch.device("cpu")), "constant", digits_rot4, progress, 0)
+    m = ev.metrics
+    assert m["collapsed"] is True
+    assert m["commutativity"] is None and m["commutativity_fitted"] is None and m["invariance"] is None

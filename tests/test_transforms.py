@@ -1,0 +1,98 @@
+"""The group laws of every exact action, and bounds on the interpolated ones."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from equibench.data.sources import embedded_digits
+from equibench.errors import ConfigError
+from equibench.transforms import Composite, Hue, Rotation, Scale, Shift, build_transformation, colourise
+
+
+@pytest.fixture(scope="module")
+def digits() -> torch.Tensor:
+    return embedded_digits()["all"].images[:64].float() / 255.0
+
+
+EXACT = {
+    "rot4": lambda: Rotation(4),
+    "rot2": lambda: Rotation(2),
+    "shift7": lambda: Shift(7, (4, 0)),
+    "shift7-xy": lambda: Shift(7, (4, 4)),
+    "hue18": lambda: Hue(18),
+    "rot4+hue": lambda: Composite([Rotation(4), Hue(4)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXACT))
+def test_exact_actions_obey_the_group_laws(name: str, digits: torch.Tensor) -> None:
+    t = EXACT[name]()
+    x = colourise(digits) if t.needs_colour else digits
+    assert t.exact and t.group_action
+    n = t.order
+    assert torch.equal(t.apply(x, 0), x), "identity at k = 0"
+    assert torch.allclose(t.apply(x, n), x, atol=1e-5), "closure after N steps"
+    for k, l in [(1, 1), (1, n - 2), (2, n - 1), (n - 1, n - 1)]:
+        assert torch.allclose(t.apply(t.apply(x, k), l), t.apply(x, k + l), atol=1e-5), (k, l)
+    assert not torch.allclose(t.apply(x, 1), x, atol=1e-3), "one step must change the images"
+
+
+def test_per_image_steps_match_one_step_per_batch(digits: torch.Tensor) -> None:
+    t = Rotation(18)
+    steps = torch.arange(len(digits)) % 18
+    batched = t.apply(digits, steps)
+    one_by_one = torch.stack([t.apply(digits[i: i + 1], int(k))[0] for i, k in enumerate(steps)])
+    assert torch.allclose(batched, one_by_one, atol=1e-6)
+
+
+def test_interpolated_rotation_turns_like_rot90() -> None:
+    x = torch.zeros(1, 1, 28, 28)
+    x[..., 4:10, 14:16] = 1.0
+    quarter_by_resampling = Rotation(36).apply(Rotation(36).apply(x, 3), 6)  # 30 + 60 degrees
+    exact = torch.rot90(x, 1, dims=(-2, -1))
+    assert (quarter_by_resampling - exact).norm() < 0.5 * (quarter_by_resampling - torch.rot90(x, -1, dims=(-2, -1))).norm()
+
+
+def test_interpolated_rotation_error_is_bounded(digits: torch.Tensor) -> None:
+    """20 + 20 degrees against 40 in one resampling: bicubic keeps the digits within 10%."""
+    t = Rotation(18)
+    twice, once = t.apply(t.apply(digits, 1), 1), t.apply(digits, 2)
+    relative = (twice - once).norm() / once.norm()
+    assert 0 < relative < 0.10
+    assert not t.exact and t.interpolation == "bicubic"
+
+
+def test_digits_stay_inside_the_frame_under_rotation(digits: torch.Tensor) -> None:
+    t = Rotation(18)
+    for k in range(18):
+        mass = t.apply(digits, k).sum(dim=(1, 2, 3)) / digits.sum(dim=(1, 2, 3))
+        assert torch.all((mass > 0.9) & (mass < 1.1)), k
+
+
+def test_scale_walks_its_range_and_is_not_a_group_action(digits: torch.Tensor) -> None:
+    t = Scale(18, (0.6, 1.26))
+    assert not t.group_action and not t.exact
+    assert t.factor(0) == pytest.approx(0.6) and t.factor(17) == pytest.approx(1.26)
+    ratios = [t.factor(k + 1) / t.factor(k) for k in range(17)]
+    assert max(ratios) == pytest.approx(min(ratios))  # log-spaced
+    area = [t.apply(digits, k).sum() for k in (0, 17)]
+    assert area[0] < area[1]
+
+
+def test_hue_moves_red_digits_and_needs_colour(digits: torch.Tensor) -> None:
+    t = Hue(3)
+    red = colourise(digits)
+    green = t.apply(red, 1)
+    assert torch.allclose(green[:, 1], red[:, 0], atol=1e-5) and green[:, 0].abs().max() < 1e-5
+    with pytest.raises(ConfigError):
+        t.apply(digits, 1)
+
+
+def test_bad_specs_are_config_errors() -> None:
+    for spec in ({"kind": "warp", "order": 4}, {"kind": "rot", "order": 1},
+                 {"kind": "scale", "order": 4, "factor_range": [2, 1]}):
+        with pytest.raises(ConfigError):
+            build_transformation(spec)
+    with pytest.raises(ConfigError):
+        Composite([Rotation(4), Hue(18)])
