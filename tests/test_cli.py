@@ -1,0 +1,108 @@
+"""The command line: bad input gets one line naming the fix; records are complete, atomic and
+reproducible; a second identical run loads its checkpoint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from equibench.atomic import atomic_path
+from equibench.cli import main
+from equibench.runs import runner
+
+RECORD_FIELDS = {"schema", "metric_version", "model", "dataset", "dataset_card", "dataset_hash", "seed",
+                 "profile", "config", "config_hash", "supervision", "versions", "hardware", "timings_s",
+                 "metrics", "curves", "checkpoint", "overrides"}
+
+
+def _run(tmp_path: Path, *args: str) -> int:
+    return main(["run", "--out", str(tmp_path), *args])
+
+
+@pytest.mark.parametrize("args, fix", [
+    (["--model", "nope"], "unknown model 'nope'; installed models: "),
+    (["--model", "pixels", "--dataset", "digits-rot5"], "unknown dataset 'digits-rot5'; run 'equibench list'"),
+    (["--model", "pixels", "--profile", "fast"], "unknown profile 'fast'; use one of: quick, paper"),
+    (["--model", "pca", "--set", "width=3"], "--set width: model 'pca' has no such option; its options: components"),
+    (["--model", "pca", "--set", "components=many"], "--set components: expected a int like 64"),
+    (["--model", "pca", "--set", "components"], "--set expects key=value"),
+    (["--model", "pixels", "--dataset", "mnist-rot4"], "--data-root"),
+    (["--model", "pixels", "--device", "tpu"], "unknown --device 'tpu'"),
+])
+def test_bad_input_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture, args: list[str],
+                                         fix: str) -> None:
+    assert _run(tmp_path, *args) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and fix in err and "Traceback" not in err
+    assert not list(tmp_path.glob("*.json"))
+
+
+def test_an_unwritable_out_is_refused_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["run", "--model", "pixels", "--out", str(blocker / "results")]) == 2
+    assert "cannot write results to --out" in capsys.readouterr().err
+
+
+def test_pixels_record_has_every_field_and_exact_commutativity(tmp_path: Path) -> None:
+    assert _run(tmp_path, "--model", "pixels", "--dataset", "digits-rot4") == 0
+    record = json.loads(next(tmp_path.glob("pixels__digits-rot4__quick__seed0__*.json")).read_text())
+    assert RECORD_FIELDS <= set(record)
+    assert record["metrics"]["commutativity"] < 1e-6
+    assert {"python", "torch", "escnn", "equibench", "git_commit"} <= set(record["versions"])
+    assert {"data", "fit", "metric.encode", "metric.commutativity", "metric.commutativity_fitted",
+            "total"} <= set(record["timings_s"])
+    assert len(record["dataset_hash"]) == 64 and len(record["curves"]["commutativity"]) == 3
+
+
+def test_same_command_and_seed_give_the_same_metrics(tmp_path: Path) -> None:
+    for out in ("a", "b"):
+        assert _run(tmp_path / out, "--model", "random-mlp", "--dataset", "digits-rot4", "--seed", "3",
+                    "--retrain") == 0
+    a, b = (json.loads(next((tmp_path / o).glob("*.json")).read_text()) for o in ("a", "b"))
+    assert a["metrics"] == b["metrics"] and a["config_hash"] == b["config_hash"]
+    assert _run(tmp_path / "c", "--model", "random-mlp", "--dataset", "digits-rot4", "--seed", "4") == 0
+    c = json.loads(next((tmp_path / "c").glob("*.json")).read_text())
+    assert c["metrics"]["commutativity_fitted"] != a["metrics"]["commutativity_fitted"]
+
+
+def test_a_second_identical_run_loads_the_checkpoint(tmp_path: Path) -> None:
+    args = ("--model", "pca", "--dataset", "digits-rot4", "--set", "components=16")
+    assert _run(tmp_path / "a", *args, "--retrain") == 0
+    assert _run(tmp_path / "b", *args) == 0
+    a, b = (json.loads(next((tmp_path / o).glob("*.json")).read_text()) for o in ("a", "b"))
+    assert not a["checkpoint"]["loaded"] and b["checkpoint"]["loaded"]
+    assert a["metrics"] == b["metrics"]
+
+
+def test_an_interrupted_run_writes_no_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture) -> None:
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "evaluate", interrupted)
+    assert _run(tmp_path, "--model", "pixels", "--dataset", "digits-rot4") == 130
+    assert "no record was written" in capsys.readouterr().err
+    assert not [p for p in tmp_path.iterdir() if p.suffix in (".json", ".tmp")]
+
+
+def test_atomic_path_keeps_the_old_file_when_writing_fails(tmp_path: Path) -> None:
+    target = tmp_path / "record.json"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half a rec")
+        raise RuntimeError("killed mid-write")
+    assert target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
+    with atomic_path(target) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new"
+
+
+def test_readme_test_command_is_what_ci_runs() -> None:
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    ci = (root / ".ci" / "run").read_text()
+    command = next(line.strip() for line in readme.splitlines() if "pytest" in line and line.strip().startswith("bash"))
+    assert command in ci
