@@ -14,3 +14,8 @@ def progress(iterable: Iterable[T], desc: str | None = None, total: int | None =
              leave: bool = True) -> Iterable[T]:
     """Wrap a loop in a progress bar on stderr (none when stderr is not a terminal)."""
     return tqdm(iterable, desc=desc, total=total, leave=leave, disable=None, dynamic_ncols=True)
+
+
+def counter(desc: str, total: int, unit: str = "it") -> tqdm:
+    """A bar advanced by hand (``bar.update(1)``), for work that finishes outside this loop."""
+    return tqdm(desc=desc, total=total, unit=unit, disable=None, dynamic_ncols=True)

@@ -49,7 +49,8 @@ class Encoder(ABC):
     """
 
     description: ClassVar[str] = ""
-    supervision: ClassVar[str] = "none"  # "labels" where fit() uses the base labels
+    supervision: ClassVar[str] = "none"  # "labels" where fit() uses the base labels; the runner
+    # reads it from the instance, so a property may override it where it depends on the config
 
     def __init__(self, config: dict[str, Any], spec: DataSpec, device: torch.device) -> None:
         self.config = config

@@ -14,12 +14,12 @@ import numpy as np
 import torch
 
 from equibench.atomic import atomic_path
-from equibench.data.cards import load_card
-from equibench.data.orbits import load_dataset
+from equibench.data.cards import DatasetCard, load_card
+from equibench.data.orbits import OrbitDataset, load_dataset
 from equibench.errors import ConfigError
 from equibench.metrics.suite import METRIC_VERSION, evaluate
 from equibench.models.checks import check_deterministic
-from equibench.models.encoder import DataSpec, Progress
+from equibench.models.encoder import DataSpec, Encoder, Progress
 from equibench.models.registry import load_model_class
 from equibench.progress import progress as default_progress
 from equibench.runs.config import apply_overrides, check_profile, config_hash
@@ -71,11 +71,13 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)  # seeds CUDA too
 
 
-def _check_writable(out_dir: Path) -> None:
+def check_writable(out_dir: Path) -> None:
+    """Fail before any work when ``out_dir`` cannot take a record."""
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         with atomic_path(out_dir / ".write-test"):
             pass
+        (out_dir / ".write-test").unlink(missing_ok=True)  # leave nothing to commit with the records
     except OSError as exc:
         raise ConfigError(f"cannot write results to --out {out_dir} ({exc.strerror}); choose another --out") from None
 
@@ -84,14 +86,39 @@ def record_name(model: str, dataset: str, profile: str, seed: int, chash: str) -
     return f"{model}__{dataset}__{profile}__seed{seed}__{chash[:8]}"
 
 
-def run(req: RunRequest, progress: Progress = default_progress) -> Path:
-    """Train or load, evaluate, and write the result record; returns the record's path."""
-    started = time.perf_counter()
+@dataclass(frozen=True)
+class RunPlan:
+    """What a run is before it trains: enough to name its record, so a sweep can skip done cells."""
+
+    request: RunRequest
+    profile: str
+    cls: type[Encoder]
+    card: DatasetCard
+    data: OrbitDataset
+    spec: DataSpec
+    config: dict[str, Any]
+    config_hash: str
+    device: torch.device
+    watch: Stopwatch
+
+    @property
+    def name(self) -> str:
+        """The file stem of the record, its figures and (in a sweep) its log."""
+        r = self.request
+        return record_name(r.model, self.card.id, self.profile, r.seed, self.config_hash)
+
+    @property
+    def record_path(self) -> Path:
+        return self.request.out_dir / f"{self.name}.json"
+
+
+def plan(req: RunRequest, progress: Progress = default_progress) -> RunPlan:
+    """Resolve model, dataset (generated into the cache if absent), config and its hash; train nothing."""
     profile = check_profile(req.profile)
     cls = load_model_class(req.model)
     card = load_card(req.dataset)
     device = resolve_device(req.device)
-    _check_writable(req.out_dir)
+    check_writable(req.out_dir)
     watch = Stopwatch()
 
     with watch.stage("data"):
@@ -99,9 +126,17 @@ def run(req: RunRequest, progress: Progress = default_progress) -> Path:
     spec = DataSpec(card.id, data.image_shape, data.num_classes, data.transformation)
     config = apply_overrides(req.model, cls.default_config(profile, spec), req.overrides)
     chash = config_hash(req.model, config, data.content_hash, req.seed)
+    return RunPlan(req, profile, cls, card, data, spec, config, chash, device, watch)
+
+
+def run(req: RunRequest, progress: Progress = default_progress) -> Path:
+    """Train or load, evaluate, and write the result record; returns the record's path."""
+    started = time.perf_counter()
+    p = plan(req, progress)
+    card, data, config, chash, device, watch = p.card, p.data, p.config, p.config_hash, p.device, p.watch
 
     seed_everything(req.seed)
-    model = cls(config, spec, device)
+    model = p.cls(config, p.spec, device)
     checkpoint = req.cache_dir / "checkpoints" / f"{req.model}-{chash}.pt"
     loaded = checkpoint.is_file() and not req.retrain
     with watch.stage("fit"):
@@ -118,7 +153,7 @@ def run(req: RunRequest, progress: Progress = default_progress) -> Path:
     seed_everything(req.seed)
     ev = evaluate(model, req.model, data, progress, req.seed)
 
-    name = record_name(req.model, card.id, profile, req.seed, chash)
+    name = p.name
     figures = {}
     with watch.stage("figures"):
         for fig_name, fig in model.figures(data.splits["test"]).items():
@@ -131,15 +166,15 @@ def run(req: RunRequest, progress: Progress = default_progress) -> Path:
         "schema": RECORD_SCHEMA,
         "metric_version": METRIC_VERSION,
         "model": req.model,
-        "model_description": cls.description,
-        "supervision": cls.supervision,
+        "model_description": p.cls.description,
+        "supervision": model.supervision,
         "dataset": card.id,
         "dataset_card": {"source": card.source, "seed": card.seed, "transformation": card.transformation,
                          "splits": card.splits, "card_hash": card.hash},
         "dataset_hash": data.content_hash,
         "transformation": data.transformation.describe(),
         "seed": req.seed,
-        "profile": profile,
+        "profile": p.profile,
         "overrides": list(req.overrides),
         "config": config,
         "config_hash": chash,
@@ -152,7 +187,7 @@ def run(req: RunRequest, progress: Progress = default_progress) -> Path:
         "curves": ev.curves,
         "figures": figures,
     }
-    path = req.out_dir / f"{name}.json"
+    path = p.record_path
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(record, indent=2, sort_keys=False) + "\n")
     return path
