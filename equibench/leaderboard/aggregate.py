@@ -1,0 +1,89 @@
+"""Rows of the leaderboard: the records of one (model, config, dataset), aggregated over seeds."""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from equibench.leaderboard.records import Record
+from equibench.leaderboard.stats import Interval, t_interval
+from equibench.metrics.suite import METRICS
+
+NUMERIC = [name for name in METRICS if name != "collapsed"]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One (model, config, dataset, profile) over its seeds."""
+
+    label: str  # the model, with its --set overrides (and profile, where profiles are mixed)
+    model: str
+    dataset: str
+    transformation: str
+    profile: str
+    config: dict[str, Any]
+    supervision: str
+    seeds: tuple[int, ...]
+    records: tuple[Path, ...]
+    metrics: dict[str, Interval | None]  # None: no seed has the metric (no operator declared, say)
+    curves: dict[str, list[Interval]]  # per k = 1 .. N-1
+    collapsed: int  # seeds in which the representation collapsed
+
+    def to_json(self, base: Path) -> dict[str, Any]:
+        """The row for leaderboard.json, record paths relative to ``base``."""
+        return {
+            "label": self.label, "model": self.model, "dataset": self.dataset, "profile": self.profile,
+            "config": self.config, "supervision": self.supervision, "seeds": list(self.seeds),
+            "records": [relative_link(p, base) for p in self.records], "collapsed_seeds": self.collapsed,
+            "metrics": {k: v and v.to_json() for k, v in self.metrics.items()},
+            "curves": {k: [v.to_json() for v in per_k] for k, per_k in self.curves.items()},
+        }
+
+
+def relative_link(path: Path, base: Path) -> str:
+    """``path`` as a link from a page in the folder ``base``."""
+    return Path(os.path.relpath(path.resolve(), base.resolve())).as_posix()
+
+
+def _over_seeds(values: list[Any]) -> Interval | None:
+    present = [v for v in values if v is not None]
+    return t_interval(present) if present else None
+
+
+def _curves(records: list[Record]) -> dict[str, list[Interval]]:
+    names = sorted({name for r in records for name in r.data["curves"]})
+    out = {}
+    for name in names:
+        curves = [r.data["curves"][name] for r in records if name in r.data["curves"]]
+        out[name] = [t_interval(values) for values in zip(*curves)]
+    return out
+
+
+def _row(label: str, records: list[Record]) -> Row:
+    records = sorted(records, key=lambda r: r.data["seed"])
+    first = records[0].data
+    return Row(
+        label=label, model=first["model"], dataset=first["dataset"], transformation=first["transformation"],
+        profile=first["profile"], config=first["config"],
+        supervision="/".join(sorted({r.data["supervision"] for r in records})),
+        seeds=tuple(r.data["seed"] for r in records), records=tuple(r.path for r in records),
+        metrics={name: _over_seeds([r.data["metrics"][name] for r in records]) for name in NUMERIC},
+        curves=_curves(records), collapsed=sum(bool(r.data["metrics"]["collapsed"]) for r in records),
+    )
+
+
+def aggregate(records: list[Record]) -> list[Row]:
+    """One row per (model, config, dataset, profile), sorted by dataset then label."""
+    groups: dict[tuple, list[Record]] = defaultdict(list)
+    for record in records:
+        groups[record.group].append(record)
+    mixed_profiles = len({r.data["profile"] for r in records}) > 1
+    rows = []
+    for group in groups.values():
+        d = group[0].data
+        label = " ".join([d["model"], *(f"--set {o}" for o in d["overrides"])])
+        rows.append(_row(f"{label} [{d['profile']}]" if mixed_profiles else label, group))
+    return sorted(rows, key=lambda r: (r.dataset, r.label))

@@ -1,0 +1,101 @@
+"""The leaderboard's text, once, as blocks: README.md and index.html render the same blocks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from equibench.leaderboard.board import Board
+from equibench.leaderboard.ranking import RULE, TABLES
+from equibench.leaderboard.stats import METHOD
+from equibench.leaderboard.tables import Markup, dataset_table, summary_table
+
+SCATTER_PNG = "plots/scatter.png"
+
+
+def curves_png(dataset: str) -> str:
+    return f"plots/curves-{dataset}.png"
+
+
+@dataclass(frozen=True)
+class Heading:
+    level: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Para:
+    text: str
+
+
+@dataclass(frozen=True)
+class Items:
+    lines: list[str]
+
+
+@dataclass(frozen=True)
+class Code:
+    text: str
+
+
+@dataclass(frozen=True)
+class Table:
+    rendered: str  # already in the output's markup
+
+
+@dataclass(frozen=True)
+class Image:
+    src: str
+    alt: str
+
+
+Block = Heading | Para | Items | Code | Table | Image
+
+
+def _about(board: Board) -> list[Block]:
+    where = [f"{kind} {value}: {n} records" for kind, counts in board.provenance.items()
+             for value, n in counts.items()]
+    notes = [
+        f"Intervals: {METHOD}.",
+        f"Ranks: {RULE}.",
+        "commutativity, commutativity_fitted and invariance are normalised errors (lower is more "
+        "equivariant, resp. invariant); probe_accuracy (higher keeps more of the label) and "
+        "log_likelihood (nats per frame, where the model has one) show what the code keeps.",
+        "A model that declares no operator has no declared commutativity: it is ranked in the "
+        "fitted-operator table, which ranks every model.",
+    ]
+    if board.skipped:
+        notes.append(f"{len(board.skipped)} file(s) in the results folder were skipped; "
+                     "leaderboard.json lists them with the reason.")
+    return [
+        Para(f"Built by equibench from {board.records} result records, each row linking the records it "
+             "comes from. Generated: do not edit by hand; regenerate with"),
+        Code(board.command),
+        Para("The numbers come from:"), Items(where),
+        Items(notes),
+    ]
+
+
+def document(board: Board, markup: Markup, base: Path) -> list[Block]:
+    """Every block of the leaderboard, tables rendered in ``markup``, links relative to ``base``."""
+    blocks: list[Block] = [Heading(1, "equibench leaderboard"), *_about(board), Heading(2, "Summary across datasets")]
+    for metric, what in TABLES.items():
+        if any(board.tables[metric].values()):
+            blocks += [Heading(3, f"{metric} ({what})"),
+                       Para("mean over seeds (rank in that dataset); last column: mean rank over datasets"),
+                       Table(summary_table(board.tables[metric], metric, markup))]
+    for dataset in board.datasets:
+        rows = [r for r in board.rows if r.dataset == dataset]
+        blocks += [Heading(2, dataset), Para(f"{rows[0].transformation}; profile {rows[0].profile}")]
+        for metric, what in TABLES.items():
+            ranked = board.tables[metric][dataset]
+            blocks += [Heading(3, f"Ranked by {metric} ({what})")]
+            blocks += [Table(dataset_table(ranked, markup, base))] if ranked else [Para("No row has this metric.")]
+        blocks.append(Image(curves_png(dataset), f"per-k error curves on {dataset}"))
+    blocks += [
+        Heading(2, "Commutativity against probe accuracy"),
+        Para("Each point is one row (colour: model, marker: dataset; bars: 95% intervals). An encoder "
+             "low on both axes is equivariant only because it keeps little of the image."),
+        Image(SCATTER_PNG, "commutativity against probe accuracy"),
+    ]
+    return blocks

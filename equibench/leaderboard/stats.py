@@ -1,0 +1,45 @@
+"""The interval of a metric over seeds: a Student t-interval, the standard choice for 3 seeds.
+
+With a handful of seeds a bootstrap interval is too narrow (it cannot see beyond the values it
+resamples), so the leaderboard uses mean +- t(0.975, n-1) * s / sqrt(n).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from scipy.stats import t as student_t
+
+LEVEL = 0.95
+METHOD = "95% Student t-interval over seeds: mean ± t(0.975, n−1)·s/√n (none for a single seed)"
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Mean and 95% interval of one metric over ``n`` seeds (``low``/``high`` None when n = 1)."""
+
+    mean: float
+    low: float | None
+    high: float | None
+    n: int
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The interval, or the mean itself where there is no interval (one seed)."""
+        return (self.mean, self.mean) if self.low is None or self.high is None else (self.low, self.high)
+
+    def to_json(self) -> dict[str, float | int | None]:
+        return {"mean": self.mean, "low": self.low, "high": self.high, "n": self.n}
+
+
+def t_interval(values: Sequence[float]) -> Interval:
+    """The mean of ``values`` and its 95% Student t-interval."""
+    n = len(values)
+    mean = math.fsum(values) / n
+    if n < 2:
+        return Interval(mean, None, None, n)
+    half = float(student_t.ppf(0.5 + LEVEL / 2, n - 1)) * statistics.stdev(values) / math.sqrt(n)
+    return Interval(mean, mean - half, mean + half, n)

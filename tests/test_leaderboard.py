@@ -1,0 +1,163 @@
+"""The leaderboard: intervals checked by hand, ranks with ties, whole records only, and a page
+that renders in a real browser."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import matplotlib.image
+import pytest
+
+from equibench.cli import main
+from equibench.leaderboard import build_leaderboard
+from equibench.leaderboard.aggregate import aggregate
+from equibench.leaderboard.ranking import rank
+from equibench.leaderboard.records import Record, read_records
+from equibench.leaderboard.screenshot import chromium, find_browser, screenshot
+from equibench.leaderboard.stats import t_interval
+from equibench.metrics.suite import METRIC_VERSION, METRICS
+from equibench.runs.config import config_hash
+from equibench.runs.runner import RECORD_SCHEMA, record_name
+
+FITTED = {  # model -> commutativity_fitted per seed, on each dataset
+    "pixels": [0.10, 0.11, 0.12],
+    "pca": [0.115, 0.125, 0.135],  # overlaps pixels: tied with it
+    "random-mlp": [0.50, 0.52, 0.54],
+}
+
+
+def _record(model: str, dataset: str, seed: int, fitted: float, declared: float | None = None) -> dict:
+    metrics = {name: None for name in METRICS} | {"collapsed": False, "commutativity": declared,
+                                                  "commutativity_fitted": fitted, "invariance": 2 * fitted,
+                                                  "probe_accuracy": 0.8 - fitted / 10}
+    data_hash = f"{dataset}-hash"
+    return {
+        "schema": RECORD_SCHEMA, "metric_version": METRIC_VERSION, "model": model, "supervision": "none",
+        "dataset": dataset, "dataset_hash": data_hash, "transformation": f"the {dataset} action", "seed": seed,
+        "profile": "quick", "overrides": [], "config": {}, "config_hash": config_hash(model, {}, data_hash, seed),
+        "versions": {"equibench": "0.1.0", "git_commit": "abc"},
+        "hardware": {"platform": "Linux", "cpu_count": 2, "torch_threads": 1, "device": "cpu"},
+        "metrics": metrics, "curves": {"commutativity_fitted": [fitted, fitted / 2, fitted]},
+    }
+
+
+def _write(folder: Path, record: dict, name: str | None = None) -> Path:
+    d = record
+    path = folder / (name or record_name(d["model"], d["dataset"], d["profile"], d["seed"], d["config_hash"]) + ".json")
+    path.write_text(json.dumps(d))
+    return path
+
+
+@pytest.fixture()
+def results(tmp_path: Path) -> Path:
+    folder = tmp_path / "records"
+    folder.mkdir()
+    for dataset in ("digits-rot4", "digits-hue18"):
+        for model, values in FITTED.items():
+            for seed, v in enumerate(values):
+                _write(folder, _record(model, dataset, seed, v, declared=v / 2 if model == "pixels" else None))
+    return folder
+
+
+def test_the_t_interval_is_the_hand_computed_one() -> None:
+    # mean 2, s = 1, t(0.975, 2) = 4.302652729911275: half-width 4.3027 / sqrt(3) = 2.48414
+    interval = t_interval([1.0, 2.0, 3.0])
+    assert interval.mean == 2.0 and interval.n == 3
+    assert interval.low == pytest.approx(2 - 2.4841377) and interval.high == pytest.approx(2 + 2.4841377)
+    single = t_interval([0.5])
+    assert (single.mean, single.low, single.high, single.bounds) == (0.5, None, None, (0.5, 0.5))
+
+
+def test_rows_overlapping_in_their_intervals_share_a_rank(results: Path) -> None:
+    records, skipped = read_records(results)
+    rows = [r for r in aggregate(records) if r.dataset == "digits-rot4"]
+    assert not skipped and len(rows) == 3
+    ranked = rank(rows, "commutativity_fitted")
+    assert [(x.row.model, x.rank, x.text) for x in ranked] == [("pixels", 1, "1="), ("pca", 1, "1="),
+                                                                ("random-mlp", 3, "3")]
+    declared = rank(rows, "commutativity")
+    assert [(x.row.model, x.text) for x in declared] == [("pixels", "1"), ("pca", "–"), ("random-mlp", "–")]
+
+
+def test_unusable_records_are_skipped_with_a_warning_naming_the_file(
+        results: Path, capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    good = _record("pixels", "digits-rot4", 7, 0.1)
+    truncated = json.dumps(good)[:200]
+    bad = {
+        "half.json": None,
+        "old-metrics.json": good | {"metric_version": METRIC_VERSION + 1},
+        "unknown-model.json": good | {"model": "not-installed"},
+        "no-seed.json": {k: v for k, v in good.items() if k != "seed"},
+        "string-seed.json": good | {"seed": "7"},
+        "tampered.json": good | {"config": {"epochs": 1}},
+        "nan-metric.json": good | {"metrics": good["metrics"] | {"invariance": math.nan}},
+        "no-metric.json": good | {"metrics": {k: v for k, v in good["metrics"].items() if k != "probe_accuracy"}},
+    }
+    for name, record in bad.items():
+        if record is None:
+            (results / name).write_text(truncated)
+        else:
+            _write(results, record, name)
+    records, skipped = read_records(results)
+    reasons = {s.path.name: s.reason for s in skipped}
+    assert sorted(reasons) == sorted(bad) and len(records) == 18
+    assert "not readable JSON" in reasons["half.json"]
+    assert "metric version" in reasons["old-metrics.json"]
+    assert "unknown model 'not-installed'" in reasons["unknown-model.json"]
+    assert "'seed'" in reasons["no-seed.json"] and "'seed'" in reasons["string-seed.json"]
+    assert "config_hash does not match" in reasons["tampered.json"]
+    assert "'invariance'" in reasons["nan-metric.json"] and "'probe_accuracy'" in reasons["no-metric.json"]
+
+    assert main(["leaderboard", "--results", str(results), "--out", str(tmp_path / "board")]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("equibench: warning:")]
+    assert len(warnings) == len(bad) and all(any(name in w for w in warnings) for name in bad)
+
+
+def test_a_missing_or_empty_results_folder_is_a_one_line_error(tmp_path: Path, capsys) -> None:
+    assert main(["leaderboard", "--results", str(tmp_path / "none"), "--out", str(tmp_path / "board")]) == 2
+    assert main(["leaderboard", "--results", str(tmp_path), "--out", str(tmp_path / "board")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and "is not a folder" in err[0] and "no usable records" in err[1]
+    assert not (tmp_path / "board").exists()
+
+
+def test_every_number_comes_from_the_records_and_every_row_links_them(results: Path, tmp_path: Path) -> None:
+    out = tmp_path / "board"
+    built = build_leaderboard(results, out)
+    assert sorted(p.relative_to(out).as_posix() for p in built.written) == [
+        "README.md", "index.html", "leaderboard.json", "plots/curves-digits-hue18.png",
+        "plots/curves-digits-rot4.png", "plots/scatter.png"]
+    board = json.loads((out / "leaderboard.json").read_text())
+    assert board["metric_version"] == METRIC_VERSION and "t-interval" in board["interval"]
+    assert board["provenance"]["profile"] == {"quick": 18} and len(board["rows"]) == 6
+    for row in board["rows"]:
+        files = [out / link for link in row["records"]]
+        assert [Record(f, json.loads(f.read_text())).data["seed"] for f in files] == row["seeds"] == [0, 1, 2]
+        expected = t_interval([json.loads(f.read_text())["metrics"]["commutativity_fitted"] for f in files])
+        assert row["metrics"]["commutativity_fitted"] == expected.to_json()
+    readme, page = (out / "README.md").read_text(), (out / "index.html").read_text()
+    assert "0.11 ± 0.025" in readme and "0.11 ± 0.025" in page  # pixels: mean 0.11, half 4.303 * 0.01 / sqrt(3)
+    assert "(records/pixels__digits-rot4__quick__seed0__" in readme.replace("../", "")
+    assert readme.count("| 1=") == 4 and page.count("<table>") == readme.count("\n|--") == 6
+    assert "equibench 0.1.0 (commit abc): 18 records" in readme and "device cpu" in readme
+
+
+def test_rebuilding_from_the_same_records_gives_the_same_bytes(results: Path, tmp_path: Path) -> None:
+    first = build_leaderboard(results, tmp_path)
+    contents = {path: path.read_bytes() for path in first.written}
+    second = build_leaderboard(results, tmp_path)
+    assert {path: path.read_bytes() for path in second.written} == contents
+
+
+@pytest.mark.skipif(find_browser() is None, reason="Chromium is not installed (Debian: apt-get install chromium)")
+def test_the_page_renders_in_headless_chromium(results: Path, tmp_path: Path) -> None:
+    build_leaderboard(results, tmp_path / "board")
+    page = tmp_path / "board" / "index.html"
+    dom = chromium(page, "--dump-dom")
+    assert dom.count("<table>") == 6 and "plots/scatter.png" in dom
+    png = matplotlib.image.imread(screenshot(page, tmp_path / "shot.png", 1200, 1600))
+    assert png.shape[:2] == (1600, 1200)
+    ink = (png[..., :3].mean(axis=-1) < 0.9).mean()
+    assert 0.02 < ink < 0.9 and png[..., :3].std() > 0.05, "the screenshot is blank or a solid block"
