@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from equibench.errors import ConfigError
+
 EPS = 1e-6
 
 VARIANTS: dict[str, tuple[float, bool]] = {
@@ -32,7 +34,7 @@ for N = 18 the reference's 1, 18, 13, 5 frames, and 5 stationary frames for Bubb
 def time_window(variant: str, frames: int) -> tuple[int, bool]:
     """The window in frames (at least 1) and whether it shifts, for ``variant`` on ``frames``."""
     if variant not in VARIANTS:
-        raise ValueError(f"unknown TVAE variant {variant!r}; use one of {', '.join(VARIANTS)}")
+        raise ConfigError(f"tvae: unknown variant {variant!r}; use --set variant= one of {', '.join(VARIANTS)}")
     fraction, shifting = VARIANTS[variant]
     return max(1, round(2 * fraction * frames)), shifting
 

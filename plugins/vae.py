@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from equibench.data.orbits import OrbitSplit
+from equibench.errors import ConfigError
 from equibench.models import DataSpec, Encoder
 from equibench.models.encoder import Progress
 from equibench.models.operators import capsule_roll
@@ -29,6 +30,7 @@ from equibench_plugins.topographic import Topographic
 
 PAPER_LATENT = 324  # 18 capsules x 18 dimensions
 QUICK_LATENT = 144  # 8 capsules x 18 dimensions on the 18-step datasets
+OPTIMIZERS = ("sgd", "adam")
 
 
 def mlp_encoder(image_shape: tuple[int, int, int], latent_dim: int, hidden: list[int]) -> nn.Sequential:
@@ -144,8 +146,6 @@ def make_optimizer(params: Iterable[nn.Parameter], config: dict[str, Any]) -> to
     """The configured optimiser (``optimizer``: sgd or adam, ``lr``, ``momentum``), with torch's
     fused kernels where this torch has them for the device: several times faster per step on
     CPU than the default loop, and the same arithmetic."""
-    if config["optimizer"] not in ("sgd", "adam"):
-        raise ValueError(f"unknown optimizer {config['optimizer']!r}; use sgd or adam")
     params = list(params)
 
     def make(**fused: bool) -> torch.optim.Optimizer:
@@ -187,6 +187,9 @@ class VAE(Encoder):
 
     def __init__(self, config: dict[str, Any], spec: DataSpec, device: torch.device) -> None:
         super().__init__(config, spec, device)
+        if config["optimizer"] not in OPTIMIZERS:  # checked before any work, not when training starts
+            raise ConfigError(f"{type(self).__name__.lower()}: unknown optimizer {config['optimizer']!r}; "
+                              f"use --set optimizer= one of {', '.join(OPTIMIZERS)}")
         self.net = self.build().to(device).eval()
 
     @property

@@ -30,6 +30,10 @@ def _run(tmp_path: Path, *args: str) -> int:
     (["--model", "pca", "--set", "components"], "--set expects key=value"),
     (["--model", "pixels", "--dataset", "mnist-rot4"], "--data-root"),
     (["--model", "pixels", "--device", "tpu"], "unknown --device 'tpu'"),
+    (["--model", "pca", "--dataset", "digits-rot4", "--set", "components=0"],
+     "plugin 'pca': encode() returned shape [64, 0], expected [64, D]"),
+    (["--model", "gcnn", "--dataset", "digits-rot4", "--set", "epochs=-1"],
+     "model 'gcnn' failed with --set epochs=-1 (ValueError: "),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture, args: list[str],
                                          fix: str) -> None:

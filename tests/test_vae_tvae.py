@@ -12,6 +12,7 @@ import torch
 from scipy import special
 
 from equibench.data.orbits import OrbitSplit
+from equibench.errors import ConfigError
 from equibench.models import DataSpec
 from equibench.models.operators import capsule_roll
 from equibench.transforms import Rotation
@@ -65,7 +66,7 @@ def test_windows_of_the_paper_variants():
     assert [time_window(v, 18) for v in ("L0", "L1/2", "L13/36", "L5/36", "bubbles")] == [
         (1, False), (18, True), (13, True), (5, True), (5, False)]
     assert list(offsets(3)) == [-1, 0, 1] and list(offsets(18)) == list(range(-9, 9))
-    with pytest.raises(ValueError, match="variant"):
+    with pytest.raises(ConfigError, match="variant"):
         time_window("L1/3", 18)
 
 

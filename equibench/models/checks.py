@@ -14,10 +14,10 @@ from equibench.models.encoder import Encoder, Operator, Progress
 
 
 def check_latents(plugin: str, what: str, z: object, batch: int, dim: int | None = None) -> torch.Tensor:
-    """Raise :class:`PluginError` unless ``z`` is a finite tensor ``[batch, dim]``."""
+    """Raise :class:`PluginError` unless ``z`` is a finite tensor ``[batch, dim]`` (``dim`` >= 1)."""
     if not isinstance(z, torch.Tensor):
         raise PluginError(f"plugin {plugin!r}: {what} returned {type(z).__name__}, expected a Tensor")
-    if z.ndim != 2 or z.shape[0] != batch or (dim is not None and z.shape[1] != dim):
+    if z.ndim != 2 or z.shape[0] != batch or z.shape[1] == 0 or (dim is not None and z.shape[1] != dim):
         want = f"[{batch}, {dim if dim is not None else 'D'}]"
         raise PluginError(f"plugin {plugin!r}: {what} returned shape {list(z.shape)}, expected {want}")
     if not torch.isfinite(z).all():

@@ -6,6 +6,8 @@ import json
 import os
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ import torch
 from equibench.atomic import atomic_path
 from equibench.data.cards import DatasetCard, load_card
 from equibench.data.orbits import OrbitDataset, load_dataset
-from equibench.errors import ConfigError
+from equibench.errors import ConfigError, EquibenchError
 from equibench.metrics.suite import METRIC_VERSION, evaluate
 from equibench.models.checks import check_deterministic
 from equibench.models.encoder import DataSpec, Encoder, Progress
@@ -129,6 +131,24 @@ def plan(req: RunRequest, progress: Progress = default_progress) -> RunPlan:
     return RunPlan(req, profile, cls, card, data, spec, config, chash, device, watch)
 
 
+@contextmanager
+def blame_overrides(req: RunRequest) -> Iterator[None]:
+    """A plugin that crashes while building or training on values the user ``--set`` was given bad
+    input, not a bug: say so in one line naming those values. Without overrides the crash is the
+    plugin's bug and keeps its traceback."""
+    try:
+        yield
+    except EquibenchError:
+        raise
+    except Exception as exc:
+        if not req.overrides:
+            raise
+        given = " ".join(f"--set {o}" for o in req.overrides)
+        reason = f"{type(exc).__name__}: {exc}".strip().rstrip(":").splitlines()[0]
+        raise ConfigError(f"model {req.model!r} failed with {given} ({reason}); check the values against "
+                          f"'equibench list --model {req.model}'") from exc
+
+
 def run(req: RunRequest, progress: Progress = default_progress) -> Path:
     """Train or load, evaluate, and write the result record; returns the record's path."""
     started = time.perf_counter()
@@ -136,10 +156,11 @@ def run(req: RunRequest, progress: Progress = default_progress) -> Path:
     card, data, config, chash, device, watch = p.card, p.data, p.config, p.config_hash, p.device, p.watch
 
     seed_everything(req.seed)
-    model = p.cls(config, p.spec, device)
+    with blame_overrides(req):
+        model = p.cls(config, p.spec, device)
     checkpoint = req.cache_dir / "checkpoints" / f"{req.model}-{chash}.pt"
     loaded = checkpoint.is_file() and not req.retrain
-    with watch.stage("fit"):
+    with watch.stage("fit"), blame_overrides(req):
         if loaded:
             model.load_state_dict(torch.load(checkpoint, map_location=device, weights_only=True))
         else:
