@@ -32,13 +32,18 @@ def versions() -> dict[str, str | None]:
     }
 
 
+CODE_PATHS = ["equibench", "plugins", "datasets", "pyproject.toml"]
+"""What a result depends on: a change elsewhere (docs, the records of a sweep in progress) leaves
+the code of that commit intact, so it does not mark the record dirty."""
+
+
 def _git_commit() -> str | None:
-    """The commit of the equibench checkout, with ``+dirty`` for uncommitted changes."""
+    """The commit of the equibench checkout, with ``+dirty`` where its code has uncommitted changes."""
     root = Path(equibench.__file__).resolve().parent.parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                                capture_output=True, text=True, timeout=5)
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS],
+                                cwd=root, capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return None
     if commit.returncode != 0:
