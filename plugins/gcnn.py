@@ -29,7 +29,6 @@ same outputs as the escnn network without its wrappers.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -45,7 +44,7 @@ from equibench.models.operators import capsule_roll
 from equibench.transforms import Transformation
 from equibench_plugins.steerable import build_trunk, export_to_torch
 from equibench_plugins.vae import (
-    PAPER_LATENT, QUICK_LATENT, Gaussian, base_config, bernoulli_log_likelihood, mlp_decoder,
+    PAPER_LATENT, QUICK_LATENT, Gaussian, base_config, bernoulli_log_likelihood, log_mean_exp, mlp_decoder,
 )
 
 OBJECTIVES = ("classify", "vae")
@@ -185,8 +184,7 @@ class GCNN(Encoder):
         q = self._posterior(self._encoder_output(images, exported=True))
         samples = [q.sample() for _ in range(self.config["is_samples"])]
         w = torch.stack([bernoulli_log_likelihood(self.net["decoder"](z), images) + q.log_ratio(z) for z in samples])
-        per_frame = w.double().logsumexp(0) - math.log(len(samples))
-        return per_frame.view(sequences.shape[:2]).sum(-1)
+        return log_mean_exp(w).view(sequences.shape[:2]).sum(-1)
 
     @torch.no_grad()
     def reconstruct(self, images: torch.Tensor) -> torch.Tensor | None:

@@ -62,6 +62,12 @@ def bernoulli_log_likelihood(logits: torch.Tensor, images: torch.Tensor) -> torc
     return -F.binary_cross_entropy_with_logits(logits, images, reduction="none").flatten(-3).sum(-1)
 
 
+def log_mean_exp(log_weights: torch.Tensor) -> torch.Tensor:
+    """log (1/K) sum_k exp(w_k) over the first dimension, in float64: the importance-sampled log
+    p from K log-weights, with the log K that the reference forgets."""
+    return log_weights.double().logsumexp(0) - math.log(log_weights.shape[0])
+
+
 @dataclass(frozen=True)
 class Gaussian:
     """A diagonal Gaussian posterior q with an N(0, I) prior; sums run over the last dimension."""
@@ -232,8 +238,8 @@ class VAE(Encoder):
         k = self.config["is_samples"]
         w = torch.stack([self.net.log_weights(sequences) for _ in range(k)]).double()  # [K, S, T]
         if self.frames_independent:
-            return (w.logsumexp(0) - math.log(k)).sum(-1)
-        return w.sum(-1).logsumexp(0) - math.log(k)
+            return log_mean_exp(w).sum(-1)
+        return log_mean_exp(w.sum(-1))
 
     @torch.no_grad()
     def reconstruct(self, images: torch.Tensor) -> torch.Tensor:

@@ -10,7 +10,6 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from equibench.leaderboard.aggregate import Row
-from equibench.leaderboard.stats import Interval
 
 CURVES = {
     "commutativity": "declared operator",
@@ -59,7 +58,7 @@ def scatter_figure(rows: list[Row], colour: dict[str, str]) -> Figure:
             x, y = row.metrics["probe_accuracy"], row.metrics[metric]
             if x is None or y is None:
                 continue
-            ax.errorbar(x.mean, y.mean, xerr=_half(x), yerr=_half(y), color=colour[row.label],
+            ax.errorbar(x.mean, y.mean, xerr=x.half_width or 0.0, yerr=y.half_width or 0.0, color=colour[row.label],
                         marker=MARKERS[datasets.index(row.dataset) % len(MARKERS)], markersize=6, capsize=2)
         ax.set(title=f"{metric} ({CURVES[metric]})", xlabel="probe accuracy (higher keeps more of the label)",
                ylabel="normalised error (lower is more equivariant)")
@@ -69,7 +68,3 @@ def scatter_figure(rows: list[Row], colour: dict[str, str]) -> Figure:
                 for i in range(len(datasets))]
     fig.legend(handles, [*colour, *datasets], loc="outside right upper", fontsize="small")
     return fig
-
-
-def _half(value: Interval) -> float:
-    return 0.0 if value.low is None else (value.high - value.low) / 2

@@ -31,6 +31,11 @@ class Interval:
         """The interval, or the mean itself where there is no interval (one seed)."""
         return (self.mean, self.mean) if self.low is None or self.high is None else (self.low, self.high)
 
+    @property
+    def half_width(self) -> float | None:
+        """Half the interval's width (None for a single seed)."""
+        return None if self.low is None or self.high is None else (self.high - self.low) / 2
+
     def to_json(self) -> dict[str, float | int | None]:
         return {"mean": self.mean, "low": self.low, "high": self.high, "n": self.n}
 

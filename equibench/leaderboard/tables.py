@@ -41,8 +41,8 @@ def fmt_interval(value: Interval | None, seeds: int) -> str:
     if value is None:
         return "–"
     text = f"{value.mean:.3g}"
-    if value.low is not None and value.high is not None:
-        text += f" ± {(value.high - value.low) / 2:.2g}"
+    if value.half_width is not None:
+        text += f" ± {value.half_width:.2g}"
     return text + (f" (n={value.n})" if value.n < seeds else "")
 
 
