@@ -54,6 +54,7 @@ class Evaluation:
 
     metrics: dict[str, Any] = field(default_factory=dict)
     curves: dict[str, list[float]] = field(default_factory=dict)
+    null_reasons: dict[str, str] = field(default_factory=dict)  # metric -> why it is null
     watch: Stopwatch = field(default_factory=Stopwatch)
 
 

@@ -26,6 +26,12 @@ Progress = Callable[..., Iterable]
 """``progress(iterable, desc=..., total=...)`` wraps a loop in the harness's progress bar."""
 
 
+class NotMeasurable(Exception):
+    """Raised by an optional method when the metric it feeds says nothing for this model or config
+    (its message says why): the metric is reported null with that reason in the record's
+    ``null_reasons``, and the run goes on. Any other exception from plugin code is a crash."""
+
+
 @dataclass(frozen=True)
 class DataSpec:
     """What a model may know about a dataset before training: shapes and the transformation."""

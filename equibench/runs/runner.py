@@ -205,6 +205,7 @@ def run(req: RunRequest, progress: Progress = default_progress) -> Path:
         "timings_s": {**watch.seconds, **{f"metric.{k}": v for k, v in ev.watch.seconds.items()},
                       "total": round(time.perf_counter() - started, 3)},
         "metrics": ev.metrics,
+        "null_reasons": ev.null_reasons,
         "curves": ev.curves,
         "figures": figures,
     }
