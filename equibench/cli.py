@@ -66,19 +66,50 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     path = run(request)
     record = json.loads(path.read_text())
-    metrics = record["metrics"]
-
-    def show(v: object) -> str:
-        return f"{v:.4g}" if isinstance(v, float) else str(v)
-
     print(f"{record['model']} on {record['dataset']} (seed {record['seed']}, {record['profile']}): "
           f"{record['timings_s']['total']:.1f} s")
-    for key in ("commutativity", "commutativity_roll", "commutativity_fitted", "invariance",
-                "homomorphism", "transform_accuracy", "participation_ratio", "probe_accuracy",
-                "log_likelihood", "eeq_tvae", "eeq_tvae_context", "collapsed"):
-        print(f"  {key:22s} {show(metrics.get(key))}")
+    print(_summary(record, _reference(request, record)))
     print(f"record: {path}")
     return 0
+
+
+def _reference(request: object, record: dict) -> dict | None:
+    """pixels' record on the same dataset, to read a score against: scored once (pixels trains
+    nothing) into the cache's ``calibration/`` folder, then reused."""
+    import dataclasses
+    import json
+
+    from equibench.runs.runner import plan, run
+
+    if record["model"] == "pixels":
+        return None
+    reference = dataclasses.replace(request, model="pixels", seed=0, overrides=(), retrain=False,
+                                    out_dir=request.cache_dir / "calibration")
+    quiet = lambda iterable, **_: iterable  # noqa: E731 - no progress bars for the side run
+    path = plan(reference, quiet).record_path
+    if not path.is_file():
+        print("scoring pixels on the same dataset once, for reference (cached) ...", file=sys.stderr)
+        path = run(reference, quiet)
+    return json.loads(path.read_text())
+
+
+def _summary(record: dict, reference: dict | None) -> str:
+    """The headline metrics beside their chance level and pixels' value, then the warnings."""
+    from tabulate import tabulate
+
+    from equibench.metrics.suite import HEADLINE
+
+    def show(value: object) -> str:
+        return "–" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
+
+    rows = [[name, show(record["metrics"].get(name)), show(record["chance"].get(name)),
+             show(reference and reference["metrics"].get(name))] for name in HEADLINE]
+    lines = [tabulate(rows, ["metric", "value", "chance", "pixels"], tablefmt="plain", disable_numparse=True)]
+    if record["metrics"]["collapsed"]:
+        lines.append("the code collapsed: no error or score is reported")
+    lines += [f"warning: {w['message']}" for w in record["warnings"]]
+    lines.append("every metric, curve and null reason is in the record; 'equibench list' says what each means")
+    return "\n".join("  " + line for text in lines for line in text.splitlines())
 
 
 def _add_list(sub: argparse._SubParsersAction) -> None:
@@ -118,8 +149,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
         card = load_card(ident)
         print(f"  {ident:18s} {card.build_transformation().describe()} ({card.source})")
     print("metrics:")
-    for name, text in METRICS.items():
-        print(f"  {name:22s} {text}")
+    for name, metric in METRICS.items():
+        print(f"  {name:26s} {metric.description}")
     print("profiles:")
     for name, text in PROFILES.items():
         print(f"  {name:8s} {text}")

@@ -37,6 +37,8 @@ class Transformation(ABC):
     needs_colour: bool = False
     interpolation: str = "none"  # how frames are resampled: "none" or "bicubic"
 
+    factors = 1  # transformations stepping together (2 for rotation + hue)
+
     def __init__(self, order: int) -> None:
         if order < 2:
             raise ConfigError(f"transformation order must be at least 2, got {order}")
@@ -190,6 +192,7 @@ class Composite(Transformation):
             raise ConfigError("a composite needs two or more transformations of one order")
         super().__init__(orders.pop())
         self.parts = list(parts)
+        self.factors = len(self.parts)
         self.kind = "+".join(p.kind for p in parts)
         self.exact = all(p.exact for p in parts)
         self.group_action = all(p.group_action for p in parts)

@@ -1,10 +1,11 @@
 """Operators fitted to the representation, for every model, declared operator or not.
 
 Following Lenc & Vedaldi (2015): whiten f on the ``fit`` split (PCA keeping 99% of the
-variance), fit one linear map M_k per group element by ridge regression with cross-validated
-strength, and score the maps on ``test``. Whitening makes the ridge penalty and the score
-independent of the scale of f. A linear map is the simplest operator that says something:
-richer fitted operators make any invertible encoder look equivariant.
+variance), fit one linear map M_g per relative element by ridge regression with cross-validated
+strength over the pairs (f(x), f(g . x)) of ``fit``, and score the maps on ``test``. Whitening
+makes the ridge penalty and the score independent of the scale of f. A linear map is the simplest
+operator that says something: richer fitted operators make any invertible encoder look
+equivariant.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import torch
 from sklearn.decomposition import PCA
 from sklearn.linear_model import RidgeCV
 
-from equibench.metrics.commutativity import Commutativity, commutativity
+from equibench.metrics.pairs import CyclicPairs
+from equibench.models.encoder import Operator
 
 ALPHAS = np.logspace(-3, 4, 8)
 
@@ -38,45 +40,47 @@ class Whitener:
         return torch.from_numpy(flat).reshape(*z.shape[:-1], -1)
 
 
-def fit_operators(w: torch.Tensor) -> list[torch.Tensor]:
-    """Ridge-fitted linear maps ``M_k`` (``M_0 = I``) with ``w[:, t + k] ~ M_k w[:, t]``."""
-    n, d = w.shape[1], w.shape[2]
-    maps = [torch.eye(d, dtype=torch.float64)]
-    x = w.flatten(0, 1).numpy()
-    for k in range(1, n):
-        y = w.roll(-k, dims=1).flatten(0, 1).numpy()
+def fit_operators(w: torch.Tensor, pairs: CyclicPairs) -> dict[int, torch.Tensor]:
+    """Ridge-fitted linear maps ``M_g`` with ``f(g . x) ~ M_g f(x)`` on whitened codes ``w[S, V, d]``,
+    one per relative element of ``pairs``, and ``M_e = I`` for the identity (element 0)."""
+    views, flat = w.shape[1], w.flatten(0, 1)
+    maps = {0: torch.eye(w.shape[2], dtype=torch.float64)}
+    for batch in pairs.batches():
+        x = flat[batch.orbit * views + batch.source].numpy()
+        y = flat[batch.orbit * views + batch.target].numpy()
         ridge = RidgeCV(alphas=ALPHAS, fit_intercept=False).fit(x, y)
-        maps.append(torch.from_numpy(np.atleast_2d(ridge.coef_)).double())
+        maps[batch.element] = torch.from_numpy(np.atleast_2d(ridge.coef_)).double()
     return maps
 
 
-def fitted_commutativity(w_test: torch.Tensor, maps: list[torch.Tensor]) -> Commutativity:
-    """Commutativity error of the fitted maps on whitened test latents."""
-    return commutativity(w_test, lambda z, k: z.double() @ maps[k].T)
+def fitted_operator(maps: dict[int, torch.Tensor]) -> Operator:
+    """The fitted maps as an operator ``rho(w, g) = M_g w`` on whitened codes."""
+    return lambda w, g: w.double() @ maps[g].T
 
 
-def homomorphism_error(maps: list[torch.Tensor]) -> float:
-    """Mean over pairs (a, b) of ||M_a M_b - M_(a+b)||_F / ||M_(a+b)||_F: how far the fitted
-    maps are from a representation of the cyclic group."""
-    n = len(maps)
-    errors = [
-        float(torch.linalg.norm(maps[a] @ maps[b] - maps[(a + b) % n]) / torch.linalg.norm(maps[(a + b) % n]))
-        for a in range(1, n)
-        for b in range(1, n)
-    ]
+def homomorphism_error(maps: dict[int, torch.Tensor], pairs: CyclicPairs) -> float:
+    """Mean over pairs of elements (a, b) of ||M_a M_b - M_ab||_F / ||M_ab||_F: how far the fitted
+    maps are from a representation of the group."""
+    errors = []
+    for a in pairs.elements:
+        for b in pairs.elements:
+            ab = maps[pairs.compose(a, b)]
+            errors.append(float(torch.linalg.norm(maps[a] @ maps[b] - ab) / torch.linalg.norm(ab)))
     return sum(errors) / len(errors)
 
 
-def transform_accuracy(w_test: torch.Tensor, maps: list[torch.Tensor]) -> float:
-    """Fraction of test pairs (f(x), f(g^k x)), over all frames and all k, whose k is recovered
-    as the fitted map that best carries one to the other. Chance is 1/N; an invariant
-    representation stays near chance because every map fits its pairs equally well."""
-    n = w_test.shape[1]
-    flat = w_test.flatten(0, 1)
-    predicted = torch.stack([flat @ m.T for m in maps], dim=1)  # [S*N, j, d]: M_j f(x_t)
-    correct = 0
-    for k in range(n):
-        target = w_test.roll(-k, dims=1).flatten(0, 1)  # f(x_(t+k))
-        best = (predicted - target[:, None]).pow(2).sum(-1).argmin(dim=1)
-        correct += int((best == k).sum())
-    return correct / (flat.shape[0] * n)
+def transform_accuracy(w_test: torch.Tensor, maps: dict[int, torch.Tensor], pairs: CyclicPairs) -> float:
+    """Fraction of test pairs (f(x), f(g . x)), g not the identity, whose g is recovered as the
+    fitted map among the non-identity ones that best carries one code to the other. Chance is
+    1 / (N - 1); an invariant representation stays near it because every map fits equally well."""
+    views, flat = w_test.shape[1], w_test.flatten(0, 1)
+    elements = list(pairs.elements)
+    predicted = torch.stack([flat @ maps[g].T for g in elements])  # [G, S*V, d]: M_g f(x) for every view
+    correct = total = 0
+    for batch in pairs.batches():
+        source, target = batch.orbit * views + batch.source, batch.orbit * views + batch.target
+        distance = (predicted[:, source] - flat[target]).pow(2).sum(-1)  # [G, P]
+        best = torch.tensor(elements)[distance.argmin(0)]
+        correct += int((best == batch.element).sum())
+        total += len(source)
+    return correct / total

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import numpy as np
 import torch
+from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+MAX_WIDTH = 256
 
 
 def participation_ratio(z: torch.Tensor) -> float:
@@ -14,12 +21,25 @@ def participation_ratio(z: torch.Tensor) -> float:
     return float(eig.sum() ** 2 / eig.pow(2).sum())
 
 
-def probe_accuracy(w_fit: torch.Tensor, labels_fit: torch.Tensor, w_test: torch.Tensor,
+def standardiser(z_fit: torch.Tensor) -> Callable[[torch.Tensor], np.ndarray]:
+    """The inputs of the probes and heads, fitted on ``fit`` codes ``[..., D]``: each dimension
+    standardised; codes wider than ``MAX_WIDTH`` (raw pixels) instead reduced to their
+    ``MAX_WIDTH`` leading principal components, whitened, which keeps the heads cheap and well
+    conditioned (a logistic probe on 784 standardised pixels needs 600 L-BFGS steps and 27 s on 2
+    cores, on 256 components 60 steps and under a second, with the same accuracy to 0.02)."""
+    flat = z_fit.reshape(-1, z_fit.shape[-1]).double().numpy()
+    wide = flat.shape[1] > MAX_WIDTH
+    scale = (PCA(MAX_WIDTH, whiten=True, random_state=0) if wide else StandardScaler()).fit(flat)
+    return lambda z: scale.transform(z.reshape(-1, z.shape[-1]).double().numpy()).reshape(*z.shape[:-1], -1)
+
+
+def probe_accuracy(x_fit: np.ndarray, labels_fit: torch.Tensor, x_test: np.ndarray,
                    labels_test: torch.Tensor, seed: int) -> float:
-    """Accuracy of a logistic-regression probe for the base label, trained on the whitened
-    ``fit`` frames and scored on the whitened ``test`` frames."""
-    n = w_fit.shape[1]
+    """Accuracy of a logistic-regression probe for the base label, trained on every ``fit`` view
+    and scored on every ``test`` view, on :func:`standardiser`'s inputs ``[S, V, d]``: the full
+    code, not the 99%-variance whitened one the fitted operators use, which drops low-variance
+    dimensions that carry the label (it kept 9 of 144 dimensions of the quick tvae)."""
     probe = LogisticRegression(max_iter=1000, random_state=seed)
-    probe.fit(w_fit.flatten(0, 1).numpy(), labels_fit.repeat_interleave(n).numpy())
-    predicted = probe.predict(w_test.flatten(0, 1).numpy())
-    return float((predicted == labels_test.repeat_interleave(n).numpy()).mean())
+    probe.fit(x_fit.reshape(-1, x_fit.shape[-1]), labels_fit.repeat_interleave(x_fit.shape[1]).numpy())
+    predicted = probe.predict(x_test.reshape(-1, x_test.shape[-1]))
+    return float((predicted == labels_test.repeat_interleave(x_test.shape[1]).numpy()).mean())

@@ -206,6 +206,8 @@ def run(req: RunRequest, progress: Progress = default_progress) -> Path:
                       "total": round(time.perf_counter() - started, 3)},
         "metrics": ev.metrics,
         "null_reasons": ev.null_reasons,
+        "chance": ev.chance,
+        "warnings": ev.warnings,
         "curves": ev.curves,
         "figures": figures,
     }
