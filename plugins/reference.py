@@ -21,6 +21,7 @@ from equibench.transforms import Transformation
 
 class Pixels(Encoder):
     description = "raw pixels; declares the image-space action itself as its operator"
+    calibration = True
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         return images.flatten(1)
@@ -38,6 +39,7 @@ class Pixels(Encoder):
 
 class PrincipalComponents(Encoder):
     description = "PCA of the training frames (linear, fitted); declares nothing"
+    calibration = True
 
     @classmethod
     def default_config(cls, profile: str, spec: DataSpec) -> dict[str, Any]:
@@ -61,6 +63,7 @@ class PrincipalComponents(Encoder):
 
 class RandomMLP(Encoder):
     description = "MLP with fixed random weights (seeded); structureless baseline, declares nothing"
+    calibration = True
 
     @classmethod
     def default_config(cls, profile: str, spec: DataSpec) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import pytest
 from equibench.cli import main
 from equibench.leaderboard import build_leaderboard
 from equibench.leaderboard.aggregate import aggregate
-from equibench.leaderboard.ranking import rank
+from equibench.leaderboard.ranking import TABLES, rank, table_rows
 from equibench.leaderboard.records import Record, read_records
 from equibench.leaderboard.screenshot import chromium, find_browser, screenshot
 from equibench.leaderboard.stats import t_interval
@@ -22,20 +22,24 @@ from equibench.metrics.suite import METRIC_VERSION, METRICS
 from equibench.runs.config import config_hash
 from equibench.runs.runner import RECORD_SCHEMA, record_name
 
-FITTED = {  # model -> commutativity_fitted per seed, on each dataset
-    "pixels": [0.10, 0.11, 0.12],
-    "pca": [0.115, 0.125, 0.135],  # overlaps pixels: tied with it
-    "random-mlp": [0.50, 0.52, 0.54],
+FITTED = {  # model -> h1_orbit_fitted per seed, on each dataset
+    "tvae": [0.10, 0.11, 0.12],
+    "gcnn": [0.115, 0.125, 0.135],  # overlaps tvae: tied with it
+    "vae": [0.50, 0.52, 0.54],
+    "pixels": [0.98, 0.99, 1.0],  # a calibration row: never ranked
 }
 
 
-def _record(model: str, dataset: str, seed: int, fitted: float, declared: float | None = None) -> dict:
-    metrics = {name: None for name in METRICS} | {"collapsed": False, "commutativity": declared,
-                                                  "commutativity_fitted": fitted, "invariance": 2 * fitted,
+def _record(model: str, dataset: str, seed: int, fitted: float, declared: float | None = None,
+            roll: float | None = None) -> dict:
+    metrics = {name: None for name in METRICS} | {"collapsed": False, "h1_orbit": declared, "h1_orbit_roll": roll,
+                                                  "h1_orbit_fitted": fitted, "invariance": 2 * fitted,
                                                   "probe_accuracy": 0.8 - fitted / 10}
     data_hash = f"{dataset}-hash"
+    warnings = [{"kind": "near_chance", "metric": "h1_orbit", "message": "orbit H@1 near chance"}] if seed == 1 else []
     return {
         "schema": RECORD_SCHEMA, "metric_version": METRIC_VERSION, "model": model, "supervision": "none",
+        "calibration": model == "pixels", "null_reasons": {}, "chance": {}, "warnings": warnings if declared else [],
         "dataset": dataset, "dataset_hash": data_hash, "transformation": f"the {dataset} action", "seed": seed,
         "profile": "quick", "overrides": [], "config": {}, "config_hash": config_hash(model, {}, data_hash, seed),
         "versions": {"equibench": "0.1.0", "git_commit": "abc"},
@@ -58,7 +62,8 @@ def results(tmp_path: Path) -> Path:
     for dataset in ("digits-rot4", "digits-hue18"):
         for model, values in FITTED.items():
             for seed, v in enumerate(values):
-                _write(folder, _record(model, dataset, seed, v, declared=v / 2 if model == "pixels" else None))
+                _write(folder, _record(model, dataset, seed, v, declared=v / 2 if model in ("tvae", "pixels") else None,
+                                       roll=v / 3 if model in ("tvae", "vae") else None))
     return folder
 
 
@@ -67,6 +72,8 @@ def test_the_t_interval_is_the_hand_computed_one() -> None:
     interval = t_interval([1.0, 2.0, 3.0])
     assert interval.mean == 2.0 and interval.n == 3
     assert interval.low == pytest.approx(2 - 2.4841377) and interval.high == pytest.approx(2 + 2.4841377)
+    clipped = t_interval([1.0, 2.0, 3.0], low=0.0, high=3.0)  # a non-negative error, say
+    assert (clipped.low, clipped.high) == (0.0, 3.0) and clipped.half_width == 1.5
     single = t_interval([0.5])
     assert (single.mean, single.low, single.high, single.bounds) == (0.5, None, None, (0.5, 0.5))
 
@@ -74,12 +81,17 @@ def test_the_t_interval_is_the_hand_computed_one() -> None:
 def test_rows_overlapping_in_their_intervals_share_a_rank(results: Path) -> None:
     records, skipped = read_records(results)
     rows = [r for r in aggregate(records) if r.dataset == "digits-rot4"]
-    assert not skipped and len(rows) == 3
-    ranked = rank(rows, "commutativity_fitted")
-    assert [(x.row.model, x.rank, x.text) for x in ranked] == [("pixels", 1, "1="), ("pca", 1, "1="),
-                                                                ("random-mlp", 3, "3")]
-    declared = rank(rows, "commutativity")
-    assert [(x.row.model, x.text) for x in declared] == [("pixels", "1"), ("pca", "–"), ("random-mlp", "–")]
+    assert not skipped and len(rows) == 4
+    fitted = table_rows(rows, TABLES["h1_orbit_fitted"])
+    assert [(x.row.model, x.text) for x in fitted] == [("vae", "1"), ("gcnn", "2="), ("tvae", "2="),
+                                                       ("pixels", "cal.")]
+    assert [(x.row.model, x.rank) for x in rank(rows, "invariance")] == [
+        ("tvae", 1), ("gcnn", 1), ("vae", 3), ("pixels", 4)], "errors rank lower-is-better"
+    declared = table_rows(rows, TABLES["h1_orbit"])
+    assert [(x.row.label, x.text) for x in declared] == [("vae (Roll, imposed)", "1"), ("tvae", "2"),
+                                                         ("pixels", "cal.")]
+    imposed = declared[0].row
+    assert imposed.metrics["h1_orbit"].mean == pytest.approx(0.52 / 3), "the VAE's Roll scores, shown as declared"
 
 
 def test_unusable_records_are_skipped_with_a_warning_naming_the_file(
@@ -103,7 +115,7 @@ def test_unusable_records_are_skipped_with_a_warning_naming_the_file(
             _write(results, record, name)
     records, skipped = read_records(results)
     reasons = {s.path.name: s.reason for s in skipped}
-    assert sorted(reasons) == sorted(bad) and len(records) == 18
+    assert sorted(reasons) == sorted(bad) and len(records) == 24
     assert "not readable JSON" in reasons["half.json"]
     assert "metric version" in reasons["old-metrics.json"]
     assert "unknown model 'not-installed'" in reasons["unknown-model.json"]
@@ -132,17 +144,20 @@ def test_every_number_comes_from_the_records_and_every_row_links_them(results: P
         "plots/curves-digits-rot4.png", "plots/scatter.png"]
     board = json.loads((out / "leaderboard.json").read_text())
     assert board["metric_version"] == METRIC_VERSION and "t-interval" in board["interval"]
-    assert board["provenance"]["profile"] == {"quick": 18} and len(board["rows"]) == 6
+    assert board["provenance"]["profile"] == {"quick": 24} and len(board["rows"]) == 8
     for row in board["rows"]:
         files = [out / link for link in row["records"]]
         assert [Record(f, json.loads(f.read_text())).data["seed"] for f in files] == row["seeds"] == [0, 1, 2]
-        expected = t_interval([json.loads(f.read_text())["metrics"]["commutativity_fitted"] for f in files])
-        assert row["metrics"]["commutativity_fitted"] == expected.to_json()
+        expected = t_interval([json.loads(f.read_text())["metrics"]["h1_orbit_fitted"] for f in files], 0.0, 1.0)
+        assert row["metrics"]["h1_orbit_fitted"] == expected.to_json()
     readme, page = (out / "README.md").read_text(), (out / "index.html").read_text()
-    assert "0.11 ± 0.025" in readme and "0.11 ± 0.025" in page  # pixels: mean 0.11, half 4.303 * 0.01 / sqrt(3)
-    assert "(records/pixels__digits-rot4__quick__seed0__" in readme.replace("../", "")
-    assert readme.count("| 1=") == 4 and page.count("<table>") == readme.count("\n|--") == 6
-    assert "equibench 0.1.0 (commit abc): 18 records" in readme and "device cpu" in readme
+    assert "0.11 ± 0.025" in readme and "0.11 ± 0.025" in page  # tvae: mean 0.11, half 4.303 * 0.01 / sqrt(3)
+    assert "(records/tvae__digits-rot4__quick__seed0__" in readme.replace("../", "")
+    assert readme.count("| 2=") == 4 and page.count("<table>") == readme.count("\n|--") == 6
+    assert "vae (Roll, imposed)" in readme and readme.count("calibration (reference encoders") == 4
+    assert "tvae ⚠1/3" in readme and "tvae, seed 1: orbit H@1 near chance" in readme
+    assert "mean rank (2 datasets)" in readme and "sort" in page
+    assert "equibench 0.1.0 (commit abc): 24 records" in readme and "device cpu" in readme
 
 
 def test_rebuilding_from_the_same_records_gives_the_same_bytes(results: Path, tmp_path: Path) -> None:

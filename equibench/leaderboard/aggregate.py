@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import defaultdict
 from dataclasses import dataclass
@@ -31,6 +32,17 @@ class Row:
     metrics: dict[str, Interval | None]  # None: no seed has the metric (no operator declared, say)
     curves: dict[str, list[Interval]]  # per k = 1 .. N-1
     collapsed: int  # seeds in which the representation collapsed
+    calibration: bool  # a reference encoder: shown for calibration, never ranked against learned models
+    warnings: tuple[str, ...]  # "seed S: message", one per warning of each seed's record
+    imposed: str | None = None  # the operator the row is scored under instead of a declared one
+
+    def imposed_view(self, suffix: str, name: str) -> Row:
+        """This row scored under an operator it does not declare (the VAE under Roll): the metrics
+        ``m + suffix`` shown as ``m``, labelled as imposed, so it sits in the declared table."""
+        metrics = {m: self.metrics.get(m + suffix, v) for m, v in self.metrics.items()}
+        curves = {c: self.curves.get(c + suffix, v) for c, v in self.curves.items()}
+        return dataclasses.replace(self, label=f"{self.label} ({name}, imposed)", metrics=metrics, curves=curves,
+                                   imposed=name)
 
     def to_json(self, base: Path) -> dict[str, Any]:
         """The row for leaderboard.json, record paths relative to ``base``."""
@@ -38,6 +50,7 @@ class Row:
             "label": self.label, "model": self.model, "dataset": self.dataset, "profile": self.profile,
             "config": self.config, "supervision": self.supervision, "seeds": list(self.seeds),
             "records": [relative_link(p, base) for p in self.records], "collapsed_seeds": self.collapsed,
+            "calibration": self.calibration, "imposed": self.imposed, "warnings": list(self.warnings),
             "metrics": {k: v and v.to_json() for k, v in self.metrics.items()},
             "curves": {k: [v.to_json() for v in per_k] for k, per_k in self.curves.items()},
         }
@@ -48,9 +61,9 @@ def relative_link(path: Path, base: Path) -> str:
     return Path(os.path.relpath(path.resolve(), base.resolve())).as_posix()
 
 
-def _over_seeds(values: list[Any]) -> Interval | None:
+def _over_seeds(name: str, values: list[Any]) -> Interval | None:
     present = [v for v in values if v is not None]
-    return t_interval(present) if present else None
+    return t_interval(present, METRICS[name].low, METRICS[name].high) if present else None
 
 
 def _curves(records: list[Record]) -> dict[str, list[Interval]]:
@@ -70,8 +83,10 @@ def _row(label: str, records: list[Record]) -> Row:
         profile=first["profile"], config=first["config"],
         supervision="/".join(sorted({r.data["supervision"] for r in records})),
         seeds=tuple(r.data["seed"] for r in records), records=tuple(r.path for r in records),
-        metrics={name: _over_seeds([r.data["metrics"][name] for r in records]) for name in NUMERIC},
+        metrics={name: _over_seeds(name, [r.data["metrics"][name] for r in records]) for name in NUMERIC},
         curves=_curves(records), collapsed=sum(bool(r.data["metrics"]["collapsed"]) for r in records),
+        calibration=any(r.data["calibration"] for r in records),
+        warnings=tuple(f"seed {r.data['seed']}: {w['message']}" for r in records for w in r.data["warnings"]),
     )
 
 

@@ -45,7 +45,9 @@ class Board:
                     ranks.setdefault(id(x.row), {})[metric] = {"rank": x.rank, "tied": x.tied}
         return {
             "schema": SCHEMA, "equibench": __version__, "metric_version": METRIC_VERSION,
-            "command": self.command, "interval": METHOD, "ranking": RULE, "tables": TABLES,
+            "command": self.command, "interval": METHOD, "ranking": RULE,
+            "tables": {name: {"title": t.title, "higher_is_better": t.higher_is_better, "columns": list(t.columns)}
+                       for name, t in TABLES.items()},
             "provenance": self.provenance, "records": self.records,
             "rows": [{**r.to_json(base), "ranks": ranks.get(id(r), {})} for r in self.rows],
             "skipped": [{"file": relative_link(s.path, base), "reason": s.reason} for s in self.skipped],
@@ -74,7 +76,7 @@ def provenance(records: list[Record]) -> dict[str, dict[str, int]]:
 def make_board(records: list[Record], skipped: list[Skipped], command: str) -> Board:
     rows = aggregate(records)
     tables = {
-        metric: {d: table_rows([r for r in rows if r.dataset == d], metric) for d in sorted({r.dataset for r in rows})}
-        for metric in TABLES
+        metric: {d: table_rows([r for r in rows if r.dataset == d], table) for d in sorted({r.dataset for r in rows})}
+        for metric, table in TABLES.items()
     }
     return Board(rows, tables, provenance(records), len(records), skipped, command)

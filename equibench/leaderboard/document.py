@@ -8,7 +8,7 @@ from pathlib import Path
 from equibench.leaderboard.board import Board
 from equibench.leaderboard.ranking import RULE, TABLES
 from equibench.leaderboard.stats import METHOD
-from equibench.leaderboard.tables import Markup, dataset_table, summary_table
+from equibench.leaderboard.tables import WARNED, Markup, common_datasets, dataset_table, summary_table
 
 SCATTER_PNG = "plots/scatter.png"
 
@@ -58,11 +58,20 @@ def _about(board: Board) -> list[Block]:
     notes = [
         f"Intervals: {METHOD}.",
         f"Ranks: {RULE}.",
+        "Ranked by h1_orbit: the operator's prediction rho(k) f(x) retrieves f(g^k x) among the N views of "
+        "the same image (H@1; chance 1/N). A code that is nearly invariant, or confuses g with g h, can have a "
+        "tiny commutativity error and still fail here; h1_all retrieves among every test view.",
         "commutativity, commutativity_fitted and invariance are normalised errors (lower is more "
-        "equivariant, resp. invariant); probe_accuracy (higher keeps more of the label) and "
-        "log_likelihood (nats per frame, where the model has one) show what the code keeps.",
-        "A model that declares no operator has no declared commutativity: it is ranked in the "
-        "fitted-operator table, which ranks every model.",
+        "equivariant, resp. invariant); transform_accuracy and transform_r2 read the transformation off a "
+        "pair of codes; probe_accuracy (higher keeps more of the label) and log_likelihood (nats per frame, "
+        "where the model has one) show what the code keeps.",
+        "A model that declares no operator is not in the declared table, unless the harness imposes one on "
+        "it (the VAE under Roll, as the TVAE paper scores it): then it appears there as its own row, marked "
+        "imposed. The fitted-operator table holds every model.",
+        "pixels, pca and random-mlp are calibration rows: shown under each table to read the learned rows "
+        "against, never ranked.",
+        f"{WARNED}n/m: n of the row's m seeds carry warnings derived from their metrics, listed under the "
+        "dataset's tables.",
     ]
     if board.skipped:
         notes.append(f"{len(board.skipped)} file(s) in the results folder were skipped; "
@@ -79,19 +88,25 @@ def _about(board: Board) -> list[Block]:
 def document(board: Board, markup: Markup, base: Path) -> list[Block]:
     """Every block of the leaderboard, tables rendered in ``markup``, links relative to ``base``."""
     blocks: list[Block] = [Heading(1, "equibench leaderboard"), *_about(board), Heading(2, "Summary across datasets")]
-    for metric, what in TABLES.items():
+    for metric, table in TABLES.items():
         if any(board.tables[metric].values()):
-            blocks += [Heading(3, f"{metric} ({what})"),
-                       Para("mean over seeds (rank in that dataset); last column: mean rank over datasets"),
+            common = common_datasets(board.tables[metric])
+            blocks += [Heading(3, f"{metric} ({table.title})"),
+                       Para("mean over seeds (rank in that dataset); last column: mean rank over the "
+                            f"{len(common)} datasets on which every ranked model has a rank "
+                            f"({', '.join(common) or 'none'})"),
                        Table(summary_table(board.tables[metric], metric, markup))]
     for dataset in board.datasets:
         rows = [r for r in board.rows if r.dataset == dataset]
         blocks += [Heading(2, dataset), Para(f"{rows[0].transformation}; profile {rows[0].profile}")]
-        for metric, what in TABLES.items():
+        for metric, table in TABLES.items():
             ranked = board.tables[metric][dataset]
-            blocks += [Heading(3, f"Ranked by {metric} ({what})")]
-            blocks += [Table(dataset_table(ranked, markup, base))] if ranked else [Para("No row has this metric.")]
-        blocks.append(Image(curves_png(dataset), f"per-k error curves on {dataset}"))
+            blocks += [Heading(3, f"Ranked by {metric} ({table.title})")]
+            blocks += [Table(dataset_table(ranked, table, markup, base))] if ranked else [Para("No row has this metric.")]
+        warned = [f"{r.label}, {w}" for r in rows for w in r.warnings]
+        if warned:
+            blocks += [Heading(3, f"Warnings on {dataset}"), Items(warned)]
+        blocks.append(Image(curves_png(dataset), f"per-k curves on {dataset}"))
     blocks += [
         Heading(2, "Commutativity against probe accuracy"),
         Para("Each point is one row (colour: model, marker: dataset; bars: 95% intervals). An encoder "

@@ -11,10 +11,12 @@ from matplotlib.ticker import MaxNLocator
 
 from equibench.leaderboard.aggregate import Row
 
-CURVES = {
-    "commutativity": "declared operator",
-    "commutativity_fitted": "fitted operator",
-    "invariance": "invariance (identity)",
+CURVES = {  # curve -> (title, y label)
+    "h1_orbit": ("orbit H@1, declared operator", "H@1 (higher is better)"),
+    "h1_orbit_fitted": ("orbit H@1, fitted operator", "H@1 (higher is better)"),
+    "commutativity": ("declared operator", "normalised error"),
+    "commutativity_fitted": ("fitted operator", "normalised error"),
+    "invariance": ("invariance (identity)", "normalised error"),
 }
 MARKERS = "osD^vP*Xph"
 
@@ -26,7 +28,7 @@ def colours(rows: list[Row]) -> dict[str, str]:
 
 
 def curves_figure(dataset: str, rows: list[Row], colour: dict[str, str]) -> Figure:
-    """Error against the step k of the group element, one panel per measure, one line per row."""
+    """Each measure against the step k of the group element, one panel per measure, one line per row."""
     names = [n for n in CURVES if any(n in r.curves for r in rows)]
     fig = Figure(figsize=(4.2 * len(names), 3.4), layout="constrained")
     for ax, name in zip(fig.subplots(1, len(names), squeeze=False)[0], names):
@@ -39,8 +41,8 @@ def curves_figure(dataset: str, rows: list[Row], colour: dict[str, str]) -> Figu
             if all(v.low is not None for v in per_k):
                 ax.fill_between(k, [v.low for v in per_k], [v.high for v in per_k], color=colour[row.label],
                                 alpha=0.2, linewidth=0)
-        ax.set(title=f"{dataset}: {CURVES[name]}", xlabel="k (steps of the group element)",
-               ylabel="normalised error")
+        title, ylabel = CURVES[name]
+        ax.set(title=f"{dataset}: {title}", xlabel="k (steps of the group element)", ylabel=ylabel)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     handles = {line.get_label(): line for ax in fig.axes for line in ax.get_lines()}
@@ -60,7 +62,7 @@ def scatter_figure(rows: list[Row], colour: dict[str, str]) -> Figure:
                 continue
             ax.errorbar(x.mean, y.mean, xerr=x.half_width or 0.0, yerr=y.half_width or 0.0, color=colour[row.label],
                         marker=MARKERS[datasets.index(row.dataset) % len(MARKERS)], markersize=6, capsize=2)
-        ax.set(title=f"{metric} ({CURVES[metric]})", xlabel="probe accuracy (higher keeps more of the label)",
+        ax.set(title=f"{metric} ({CURVES[metric][0]})", xlabel="probe accuracy (higher keeps more of the label)",
                ylabel="normalised error (lower is more equivariant)")
         ax.grid(alpha=0.3)
     handles = [axes[0].plot([], [], color=c, marker="o", linestyle="")[0] for c in colour.values()]

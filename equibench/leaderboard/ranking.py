@@ -1,10 +1,13 @@
 """Ranks that do not claim more than the seeds show: rows whose intervals overlap may share a rank.
 
-A row's rank is 1 + the number of rows whose whole 95% interval lies below its own (lower is
-better), so two rows get different ranks only where one is better beyond doubt; a rank shared
-by several rows is a tie and is marked ``=``. A single-seed row's interval is its mean. The
-errors are normalised (of order 1), so intervals closer than ``RESOLUTION`` count as overlapping:
-a deterministic encoder has an interval of width zero, and 5e-13 against 6e-13 is no ranking.
+A row's rank is 1 + the number of rows whose whole 95% interval lies beyond its own on the better
+side, so two rows get different ranks only where one is better beyond doubt; a rank shared by
+several rows is a tie and is marked ``=``. A single-seed row's interval is its mean. Scores are of
+order 1, so intervals closer than ``RESOLUTION`` count as overlapping: a deterministic encoder has
+an interval of width zero, and 5e-13 against 6e-13 is no ranking.
+
+Each table ranks the learned models only; the reference encoders (``calibration`` rows) follow in
+a block of their own, unranked, to read the learned rows against.
 """
 
 from __future__ import annotations
@@ -15,18 +18,37 @@ from dataclasses import dataclass
 from equibench.leaderboard.aggregate import Row
 
 RESOLUTION = 1e-6
-RULE = ("rank = 1 + the number of rows whose whole 95% interval lies below this row's, by more than "
-        f"{RESOLUTION:g} (lower error is better); rows sharing a rank are tied, marked '='")
+RULE = ("rank = 1 + the number of rows whose whole 95% interval is better than this row's by more than "
+        f"{RESOLUTION:g}; rows sharing a rank are tied, marked '='; calibration rows (reference encoders) "
+        "are not ranked")
+IMPOSED = {"_roll": "Roll"}  # operators the harness imposes on models with capsules that declare none
 
-TABLES = {  # ranking metric -> which operator, and which rows it ranks
-    "commutativity": "declared operator",
-    "commutativity_fitted": "fitted operator, every model",
+
+@dataclass(frozen=True)
+class Ranking:
+    """One table: the metric it ranks by, whether higher is better, and which rows it holds."""
+
+    metric: str
+    higher_is_better: bool
+    title: str
+    columns: tuple[str, ...]
+
+
+TABLES = {
+    "h1_orbit": Ranking("h1_orbit", True, "declared operator (imposed where marked)",
+                        ("h1_orbit", "mrr_orbit", "h1_all", "commutativity", "invariance", "transform_accuracy",
+                         "transform_r2", "probe_accuracy", "log_likelihood")),
+    "h1_orbit_fitted": Ranking("h1_orbit_fitted", True, "fitted linear operator, every model",
+                               ("h1_orbit_fitted", "mrr_orbit_fitted", "h1_all_fitted", "commutativity_fitted",
+                                "invariance", "transform_accuracy", "transform_r2", "probe_accuracy",
+                                "log_likelihood")),
 }
 
 
 @dataclass(frozen=True)
 class Ranked:
-    """A row's place in one table: ``rank`` None where the row lacks the metric (a collapsed code)."""
+    """A row's place in one table: ``rank`` None where the row lacks the metric (a collapsed code)
+    or is a calibration row."""
 
     row: Row
     rank: int | None
@@ -34,23 +56,40 @@ class Ranked:
 
     @property
     def text(self) -> str:
+        if self.row.calibration:
+            return "cal."
         return "–" if self.rank is None else f"{self.rank}{'=' if self.tied else ''}"
 
 
-def rank(rows: list[Row], metric: str) -> list[Ranked]:
+def rank(rows: list[Row], metric: str, higher_is_better: bool = False) -> list[Ranked]:
     """Rank ``rows`` (of one dataset) by ``metric``; the rows without it follow, unranked."""
     scored = [r for r in rows if r.metrics[metric] is not None]
-    ranks = [1 + sum(o.metrics[metric].bounds[1] + RESOLUTION < r.metrics[metric].bounds[0] for o in scored)
-             for r in scored]
+
+    def beats(o: Row, r: Row) -> bool:
+        (o_lo, o_hi), (r_lo, r_hi) = o.metrics[metric].bounds, r.metrics[metric].bounds
+        return o_lo > r_hi + RESOLUTION if higher_is_better else o_hi + RESOLUTION < r_lo
+
+    ranks = [1 + sum(beats(o, r) for o in scored) for r in scored]
     counts = Counter(ranks)
+    sign = -1 if higher_is_better else 1
     ranked = sorted((Ranked(r, k, counts[k] > 1) for r, k in zip(scored, ranks)),
-                    key=lambda x: (x.rank, x.row.metrics[metric].mean, x.row.label))
+                    key=lambda x: (x.rank, sign * x.row.metrics[metric].mean, x.row.label))
     return ranked + [Ranked(r, None, False) for r in rows if r.metrics[metric] is None]
 
 
-def table_rows(rows: list[Row], metric: str) -> list[Ranked]:
-    """The ranked rows of ``metric``'s table: every row for the fitted operator; for the declared
-    one, the rows that have it (a model that declares nothing, or collapsed in every seed, has not)."""
-    if metric == "commutativity":
-        rows = [r for r in rows if r.metrics[metric] is not None]
-    return rank(rows, metric)
+def table_rows(rows: list[Row], table: Ranking) -> list[Ranked]:
+    """The rows of ``table`` for one dataset: the learned models ranked, then the calibration rows.
+
+    In the declared table a model that declares no operator but is scored under one the harness
+    imposes (the VAE under Roll) appears as its own row, marked imposed; a model with neither is
+    left out. The fitted table holds every model."""
+    if table.metric == "h1_orbit":
+        shown = []
+        for r in rows:
+            if r.metrics["h1_orbit"] is not None:
+                shown.append(r)
+            shown += [r.imposed_view(s, name) for s, name in IMPOSED.items()
+                      if r.metrics["h1_orbit"] is None and r.metrics.get(f"h1_orbit{s}") is not None]
+        rows = shown
+    learned = rank([r for r in rows if not r.calibration], table.metric, table.higher_is_better)
+    return learned + [Ranked(r, None, False) for r in rows if r.calibration]

@@ -23,7 +23,8 @@ from equibench.runs.runner import RECORD_SCHEMA
 FIELDS: dict[str, type] = {
     "model": str, "dataset": str, "dataset_hash": str, "transformation": str, "seed": int, "profile": str,
     "overrides": list, "config": dict, "config_hash": str, "supervision": str, "versions": dict,
-    "hardware": dict, "metrics": dict, "curves": dict,
+    "hardware": dict, "metrics": dict, "curves": dict, "calibration": bool, "null_reasons": dict, "chance": dict,
+    "warnings": list,
 }
 
 

@@ -14,6 +14,26 @@ th { background: #f0f0f0; }
 tr:nth-child(even) td { background: #fafafa; }
 pre { background: #f4f4f4; padding: 0.6rem; overflow-x: auto; }
 img { max-width: 100%; border: 1px solid #eee; }
+th { cursor: pointer; }
+"""
+SORT = """
+// Click a column header to sort its table by that column (numbers by the mean before any ±).
+document.querySelectorAll("table").forEach(table => {
+  table.querySelectorAll("th").forEach((th, col) => {
+    th.title = "click to sort";
+    th.addEventListener("click", () => {
+      const body = table.tBodies[0], rows = Array.from(body.rows);
+      const key = r => { const t = r.cells[col].textContent.trim(), v = parseFloat(t); return isNaN(v) ? t : v; };
+      const up = th.dataset.sorted !== "up";
+      rows.sort((a, b) => { const x = key(a), y = key(b);
+        const c = typeof x === typeof y ? (x < y ? -1 : x > y ? 1 : 0) : (typeof x === "number" ? -1 : 1);
+        return up ? c : -c; });
+      table.querySelectorAll("th").forEach(h => delete h.dataset.sorted);
+      th.dataset.sorted = up ? "up" : "down";
+      rows.forEach(r => body.appendChild(r));
+    });
+  });
+});
 """
 
 
@@ -54,4 +74,4 @@ def to_html(blocks: list[Block], title: str) -> str:
                 out.append(f'<p><img src="{html.escape(b.src)}" alt="{html.escape(b.alt)}"></p>')
     body = "\n".join(out)
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{html.escape(title)}</title>\n'
-            f"<style>{STYLE}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
+            f"<style>{STYLE}</style>\n</head>\n<body>\n{body}\n<script>{SORT}</script>\n</body>\n</html>\n")

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from scipy.stats import t as student_t
 
 LEVEL = 0.95
-METHOD = "95% Student t-interval over seeds: mean ± t(0.975, n−1)·s/√n (none for a single seed)"
+METHOD = ("95% Student t-interval over seeds: mean ± t(0.975, n−1)·s/√n (none for a single seed), "
+          "clipped to the metric's range (an error never below 0, an accuracy never above 1)")
 
 
 @dataclass(frozen=True)
@@ -40,11 +41,14 @@ class Interval:
         return {"mean": self.mean, "low": self.low, "high": self.high, "n": self.n}
 
 
-def t_interval(values: Sequence[float]) -> Interval:
-    """The mean of ``values`` and its 95% Student t-interval."""
+def t_interval(values: Sequence[float], low: float | None = None, high: float | None = None) -> Interval:
+    """The mean of ``values`` and its 95% Student t-interval, clipped to the range [low, high]
+    the metric can take: a symmetric interval of a non-negative error near 0 would otherwise
+    claim negative errors. (The half-width shown is then half the clipped interval.)"""
     n = len(values)
     mean = math.fsum(values) / n
     if n < 2:
         return Interval(mean, None, None, n)
     half = float(student_t.ppf(0.5 + LEVEL / 2, n - 1)) * statistics.stdev(values) / math.sqrt(n)
-    return Interval(mean, mean - half, mean + half, n)
+    lo, hi = mean - half, mean + half
+    return Interval(mean, lo if low is None else max(lo, low), hi if high is None else min(hi, high), n)

@@ -15,11 +15,10 @@ from pathlib import Path
 from tabulate import tabulate
 
 from equibench.leaderboard.aggregate import Row, relative_link
-from equibench.leaderboard.ranking import Ranked
+from equibench.leaderboard.ranking import Ranked, Ranking
 from equibench.leaderboard.stats import Interval
 
-METRIC_COLUMNS = ["commutativity", "commutativity_fitted", "invariance", "probe_accuracy", "log_likelihood"]
-HEADERS = ["rank", "model", *METRIC_COLUMNS, "supervision", "seeds (records)"]
+WARNED = "⚠"  # marks a row some of whose records carry warnings (listed under the dataset's tables)
 
 
 @dataclass(frozen=True)
@@ -47,34 +46,51 @@ def fmt_interval(value: Interval | None, seeds: int) -> str:
 
 
 def _model_cell(row: Row) -> str:
-    return row.label + (f" (collapsed {row.collapsed}/{len(row.seeds)})" if row.collapsed else "")
+    warned = len({w.split(":", 1)[0] for w in row.warnings})
+    return (row.label + (f" (collapsed {row.collapsed}/{len(row.seeds)})" if row.collapsed else "")
+            + (f" {WARNED}{warned}/{len(row.seeds)}" if warned else ""))
 
 
-def dataset_table(ranked: list[Ranked], markup: Markup, base: Path) -> str:
-    """One dataset's table in one ranking; each row links the records it was built from."""
-    body = [
-        [x.text, markup.text(_model_cell(x.row)),
-         *(fmt_interval(x.row.metrics[m], len(x.row.seeds)) for m in METRIC_COLUMNS),
-         markup.text(x.row.supervision),
-         " ".join(markup.link(str(s), relative_link(p, base)) for s, p in zip(x.row.seeds, x.row.records))]
-        for x in ranked
-    ]
-    return tabulate(body, HEADERS, tablefmt=markup.tablefmt, disable_numparse=True)
+def dataset_table(ranked: list[Ranked], table: Ranking, markup: Markup, base: Path) -> str:
+    """One dataset's table in one ranking; each row links the records it was built from. The
+    calibration rows come last, after a row that says so."""
+    body, calibration = [], False
+    for x in ranked:
+        if x.row.calibration and not calibration:
+            calibration = True
+            body.append(["", markup.text("calibration (reference encoders, not ranked):"),
+                         *([""] * (len(table.columns) + 2))])
+        body.append([x.text, markup.text(_model_cell(x.row)),
+                     *(fmt_interval(x.row.metrics[m], len(x.row.seeds)) for m in table.columns),
+                     markup.text(x.row.supervision),
+                     " ".join(markup.link(str(s), relative_link(p, base)) for s, p in zip(x.row.seeds, x.row.records))])
+    headers = ["rank", "model", *table.columns, "supervision", "seeds (records)"]
+    return tabulate(body, headers, tablefmt=markup.tablefmt, disable_numparse=True)
+
+
+def common_datasets(by_dataset: dict[str, list[Ranked]]) -> list[str]:
+    """The datasets on which every ranked (learned) label of the table has a rank: a mean rank is
+    taken over these only, so that no two labels' means come from different sets of datasets."""
+    ranked = {d: {x.row.label for x in rows if x.rank is not None} for d, rows in by_dataset.items()}
+    labels = set().union(*ranked.values())
+    return [d for d, have in ranked.items() if have == labels]
 
 
 def summary_table(by_dataset: dict[str, list[Ranked]], metric: str, markup: Markup) -> str:
-    """Labels x datasets: ``mean (rank)`` of ``metric`` in each, and the mean rank over datasets
-    (the rows sorted by it)."""
-    labels = sorted({x.row.label for ranked in by_dataset.values() for x in ranked})
+    """Labels x datasets: ``mean (rank)`` of ``metric`` in each, and the mean rank over
+    :func:`common_datasets` (learned rows sorted by it, calibration rows last, unranked)."""
+    common = common_datasets(by_dataset)
+    entries = {(x.row.label, x.row.calibration) for ranked in by_dataset.values() for x in ranked}
     lines = []
-    for label in labels:
+    for label, calibration in entries:
         cells, ranks = [], []
-        for ranked in by_dataset.values():
+        for dataset, ranked in by_dataset.items():
             x = next((x for x in ranked if x.row.label == label), None)
             value = x and x.row.metrics[metric]
             cells.append("–" if value is None else f"{value.mean:.3g} ({x.text})")
-            ranks += [x.rank] if x is not None and x.rank is not None else []
-        mean_rank = sum(ranks) / len(ranks) if ranks else math.inf
-        lines.append((mean_rank, label, cells))
-    body = [[markup.text(label), *cells, "–" if math.isinf(r) else f"{r:.2f}"] for r, label, cells in sorted(lines)]
-    return tabulate(body, ["model", *by_dataset, "mean rank"], tablefmt=markup.tablefmt, disable_numparse=True)
+            ranks += [x.rank] if dataset in common and x is not None and x.rank is not None else []
+        mean_rank = sum(ranks) / len(ranks) if ranks and len(ranks) == len(common) else math.inf
+        lines.append((calibration, mean_rank, label, cells))
+    body = [[markup.text(label), *cells, "–" if math.isinf(r) else f"{r:.2f}"] for _, r, label, cells in sorted(lines)]
+    return tabulate(body, ["model", *by_dataset, f"mean rank ({len(common)} datasets)"], tablefmt=markup.tablefmt,
+                    disable_numparse=True)

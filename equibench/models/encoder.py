@@ -55,6 +55,8 @@ class Encoder(ABC):
     """
 
     description: ClassVar[str] = ""
+    calibration: ClassVar[bool] = False  # True for reference encoders (pixels, pca, random-mlp): the
+    # leaderboard shows them in a calibration block of their own, never ranked against learned models
     supervision: ClassVar[str] = "none"  # "labels" where fit() uses the base labels; the runner
     # reads it from the instance, so a property may override it where it depends on the config
 

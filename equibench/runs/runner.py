@@ -189,6 +189,7 @@ def run(req: RunRequest, progress: Progress = default_progress) -> Path:
         "model": req.model,
         "model_description": p.cls.description,
         "supervision": model.supervision,
+        "calibration": p.cls.calibration,
         "dataset": card.id,
         "dataset_card": {"source": card.source, "seed": card.seed, "transformation": card.transformation,
                          "splits": card.splits, "card_hash": card.hash},
