@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from equibench import __version__
-from equibench.errors import ConfigError, EquibenchError
+from equibench.errors import ConfigError, EquibenchError, exit_status
 
 MAIN_HELP = """Measure how equivariant a learned representation is.
 
@@ -227,14 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return args.handler(args)
-    except EquibenchError as exc:
-        print(f"equibench: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("equibench: interrupted; no record was written", file=sys.stderr)
-        return 130
+    return exit_status(lambda: args.handler(args))
 
 
 if __name__ == "__main__":

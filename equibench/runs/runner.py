@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import time
@@ -24,12 +23,10 @@ from equibench.models.checks import check_deterministic
 from equibench.models.encoder import DataSpec, Encoder, Progress
 from equibench.models.registry import load_model_class
 from equibench.progress import progress as default_progress
-from equibench.runs.config import apply_overrides, check_profile, config_hash
+from equibench.records import RECORD_SCHEMA, config_hash, make_record, record_name, write_record
+from equibench.runs.config import apply_overrides, check_profile
 from equibench.runs.provenance import hardware, versions
 from equibench.stopwatch import Stopwatch
-
-RECORD_SCHEMA = "equibench.record/1"
-
 
 def default_cache_dir() -> Path:
     """``$EQUIBENCH_CACHE``, else ``$XDG_CACHE_HOME/equibench``, else ``~/.cache/equibench``."""
@@ -82,10 +79,6 @@ def check_writable(out_dir: Path) -> None:
         (out_dir / ".write-test").unlink(missing_ok=True)  # leave nothing to commit with the records
     except OSError as exc:
         raise ConfigError(f"cannot write results to --out {out_dir} ({exc.strerror}); choose another --out") from None
-
-
-def record_name(model: str, dataset: str, profile: str, seed: int, chash: str) -> str:
-    return f"{model}__{dataset}__{profile}__seed{seed}__{chash[:8]}"
 
 
 @dataclass(frozen=True)
@@ -183,33 +176,28 @@ def run(req: RunRequest, progress: Progress = default_progress) -> Path:
                 fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
             figures[fig_name] = path.name
 
-    record: dict[str, Any] = {
-        "schema": RECORD_SCHEMA,
-        "metric_version": METRIC_VERSION,
-        "model": req.model,
-        "model_description": p.cls.description,
-        "supervision": model.supervision,
-        "dataset": card.id,
-        "dataset_card": {"source": card.source, "seed": card.seed, "transformation": card.transformation,
-                         "splits": card.splits, "card_hash": card.hash},
-        "dataset_hash": data.content_hash,
-        "transformation": data.transformation.describe(),
-        "seed": req.seed,
-        "profile": p.profile,
-        "overrides": list(req.overrides),
-        "config": config,
-        "config_hash": chash,
-        "checkpoint": {"loaded": loaded, "file": checkpoint.name if checkpoint.is_file() else None},
-        "versions": versions(),
-        "hardware": hardware(device),
-        "timings_s": {**watch.seconds, **{f"metric.{k}": v for k, v in ev.watch.seconds.items()},
-                      "total": round(time.perf_counter() - started, 3)},
-        "metrics": ev.metrics,
-        "null_reasons": ev.null_reasons,
-        "curves": ev.curves,
-        "figures": figures,
-    }
-    path = p.record_path
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(record, indent=2, sort_keys=False) + "\n")
-    return path
+    record = make_record(
+        ev,
+        schema=RECORD_SCHEMA,
+        metric_version=METRIC_VERSION,
+        model=req.model,
+        model_description=p.cls.description,
+        supervision=model.supervision,
+        dataset=card.id,
+        dataset_card={"source": card.source, "seed": card.seed, "transformation": card.transformation,
+                      "splits": card.splits, "card_hash": card.hash},
+        dataset_hash=data.content_hash,
+        transformation=data.transformation.describe(),
+        seed=req.seed,
+        profile=p.profile,
+        overrides=list(req.overrides),
+        config=config,
+        config_hash=chash,
+        checkpoint={"loaded": loaded, "file": checkpoint.name if checkpoint.is_file() else None},
+        versions=versions(),
+        hardware=hardware(device),
+        timings_s={**watch.seconds, **{f"metric.{k}": v for k, v in ev.watch.seconds.items()},
+                   "total": round(time.perf_counter() - started, 3)},
+        figures=figures,
+    )
+    return write_record(p.record_path, record)
