@@ -32,7 +32,9 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         description="Train (or load a checkpoint of the same config), evaluate the metric suite on "
         "the test split, and write one JSON record (plus any figures) into --out.",
     )
-    p.add_argument("--model", required=True, help="model name (see 'equibench list')")
+    p.add_argument("--model", required=True,
+                   help="model name (see 'equibench list'), or path/to/file.py:ClassName for a plugin class "
+                   "from a file, nothing installed")
     p.add_argument("--dataset", default="digits-rot18",
                    help="dataset id or path to a card .toml (default: digits-rot18, needs no network)")
     p.add_argument("--seed", type=int, default=0, help="seed of model initialisation and training (default 0)")

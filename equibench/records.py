@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ FIELDS: dict[str, Field] = {
     "metric_version": Field(int),
     "model": Field(str, required=True),
     "model_description": Field(str),
+    "source": Field(dict),  # where the model's code came from: entry point, file (sha256) or the API
     "supervision": Field(str, required=True),
     "dataset": Field(str, required=True),
     "dataset_card": Field(dict),
@@ -121,8 +122,13 @@ def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _missing_field(raw: dict[str, Any]) -> str | None:
-    """Why a required field of ``raw`` is unusable, or None."""
+def _not_a_record(raw: Any) -> str | None:
+    """Why ``raw`` is not a record of this schema with every required field, or None; its metric
+    version may be any."""
+    if not isinstance(raw, dict):
+        return "not a JSON object"
+    if raw.get("schema") != RECORD_SCHEMA:
+        return f"schema {raw.get('schema')!r}, not {RECORD_SCHEMA!r}"
     for key, f in FIELDS.items():
         value = raw.get(key)
         if f.required and (not isinstance(value, f.kind) or (f.kind is int and isinstance(value, bool))):
@@ -132,14 +138,10 @@ def _missing_field(raw: dict[str, Any]) -> str | None:
 
 def check_record(raw: Any, models: Collection[str]) -> str | None:
     """Why ``raw`` cannot be used, or None when it is a whole record of this metric version."""
-    if not isinstance(raw, dict):
-        return "not a JSON object"
-    if raw.get("schema") != RECORD_SCHEMA:
-        return f"schema {raw.get('schema')!r}, not {RECORD_SCHEMA!r}"
-    if raw.get("metric_version") != METRIC_VERSION:
+    if isinstance(raw, dict) and raw.get("schema") == RECORD_SCHEMA and raw.get("metric_version") != METRIC_VERSION:
         return f"metric version {raw.get('metric_version')!r}; this equibench reads version {METRIC_VERSION}"
-    if (missing := _missing_field(raw)) is not None:
-        return missing
+    if (reason := _not_a_record(raw)) is not None:
+        return reason
     if raw["model"] not in models:
         return f"unknown model {raw['model']!r} (not installed here)"
     for name in METRICS:
@@ -156,28 +158,69 @@ def check_record(raw: Any, models: Collection[str]) -> str | None:
     return None
 
 
-def read_records(results: Path) -> tuple[list[Record], list[Skipped]]:
-    """Every usable ``*.json`` record directly in ``results``, and the files skipped with why."""
-    if not results.is_dir():
-        raise ConfigError(f"--results {results} is not a folder; point it at the --out of 'equibench sweep'")
-    models = set(available_models())
+def _read(folder: Path, problem: Callable[[Any], str | None]) -> tuple[list[Record], list[Skipped]]:
+    """Every ``*.json`` directly in ``folder`` (in name order) for which ``problem`` says None, and
+    the files skipped with why."""
     records: list[Record] = []
     skipped: list[Skipped] = []
-    seen: dict[tuple, Path] = {}
-    for path in sorted(results.glob("*.json")):
+    for path in sorted(folder.glob("*.json")):
         try:
             raw = json.loads(path.read_text())
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             skipped.append(Skipped(path, f"not readable JSON ({exc})"))
             continue
-        reason = check_record(raw, models)
-        record = Record(path, raw)
-        key = (*record.group, raw["seed"]) if reason is None else ()
-        if reason is None and key in seen:
-            reason = f"same model, config, dataset and seed as {seen[key].name}"
-        if reason is not None:
+        reason = problem(raw)
+        if reason is None:
+            records.append(Record(path, raw))
+        else:
             skipped.append(Skipped(path, reason))
-            continue
-        seen[key] = path
-        records.append(record)
     return records, skipped
+
+
+def read_records(results: Path) -> tuple[list[Record], list[Skipped]]:
+    """Every usable ``*.json`` record directly in ``results``, and the files skipped with why: a
+    record is used when :func:`check_record` passes it and no earlier file has its seed and group."""
+    if not results.is_dir():
+        raise ConfigError(f"--results {results} is not a folder; point it at the --out of 'equibench sweep'")
+    models = set(available_models())
+    checked, skipped = _read(results, lambda raw: check_record(raw, models))
+    records: list[Record] = []
+    seen: dict[tuple, Path] = {}
+    for record in checked:
+        key = (*record.group, record.data["seed"])
+        if key in seen:
+            skipped.append(Skipped(record.path, f"same model, config, dataset and seed as {seen[key].name}"))
+        else:
+            seen[key] = record.path
+            records.append(record)
+    skipped.sort(key=lambda s: s.path)
+    return records, skipped
+
+
+IDENTITY = ("model", "dataset", "seed", "profile", "metric_version", "config_hash")
+
+
+def load(folder: str | Path, *, current_only: bool = False) -> Any:
+    """The records directly in ``folder`` as a pandas DataFrame: one row per record (in file-name
+    order), the columns :data:`IDENTITY`, ``path`` and one per metric (the union over the records,
+    empty where a record lacks it).
+
+    Any record of this schema is read, whatever its metric version (the ``metric_version`` column
+    tells them apart): analysing an old sweep is what this is for. ``current_only=True`` reads only
+    what the leaderboard would use (:func:`read_records`). Files that are not records are left out
+    and listed, with why, in ``frame.attrs["skipped"]``.
+    """
+    try:
+        import pandas as pd
+    except ImportError:
+        raise ConfigError("equibench.records.load needs pandas: pip install 'equibench[pandas]'") from None
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ConfigError(f"{folder} is not a folder of records; give the --out of 'equibench run' or 'sweep'")
+    records, skipped = read_records(folder) if current_only else _read(folder, _not_a_record)
+    metrics = list(dict.fromkeys(name for r in records for name in r.data["metrics"]))
+    rows = [{**{key: r.data.get(key) for key in IDENTITY}, "path": str(r.path),
+             **{name: r.data["metrics"].get(name) for name in metrics}} for r in records]
+    frame = pd.DataFrame(rows, columns=[*IDENTITY, "path", *metrics])
+    frame.attrs["skipped"] = [(str(s.path), s.reason) for s in skipped]
+    return frame
