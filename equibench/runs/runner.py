@@ -42,7 +42,7 @@ def default_cache_dir() -> Path:
 
 @dataclass(frozen=True)
 class RunRequest:
-    """Everything ``equibench run`` was asked to do."""
+    """Everything a run was asked to do, by ``equibench run``, a sweep's cell or the Python API."""
 
     model: str
     dataset: str = "digits-rot18"
