@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from equibench import __version__
-from equibench.errors import ConfigError, EquibenchError
+from equibench.errors import ConfigError, EquibenchError, exit_status
 
 MAIN_HELP = """Measure how equivariant a learned representation is.
 
@@ -32,7 +32,9 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         description="Train (or load a checkpoint of the same config), evaluate the metric suite on "
         "the test split, and write one JSON record (plus any figures) into --out.",
     )
-    p.add_argument("--model", required=True, help="model name (see 'equibench list')")
+    p.add_argument("--model", required=True,
+                   help="model name (see 'equibench list'), or path/to/file.py:ClassName for a plugin class "
+                   "from a file, nothing installed")
     p.add_argument("--dataset", default="digits-rot18",
                    help="dataset id or path to a card .toml (default: digits-rot18, needs no network)")
     p.add_argument("--seed", type=int, default=0, help="seed of model initialisation and training (default 0)")
@@ -258,14 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return args.handler(args)
-    except EquibenchError as exc:
-        print(f"equibench: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("equibench: interrupted; no record was written", file=sys.stderr)
-        return 130
+    return exit_status(lambda: args.handler(args))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,12 @@
 """Errors that reach the user as one line naming the fix, never as a traceback.
 
-The CLI catches :class:`EquibenchError` and prints its message; anything else is a bug in
-equibench and keeps its traceback.
+The CLI (and each cell of a sweep, in its own process) runs its work through :func:`exit_status`,
+which prints an :class:`EquibenchError` as one line; anything else is a bug in equibench and keeps
+its traceback.
 """
+
+import sys
+from collections.abc import Callable
 
 
 class EquibenchError(Exception):
@@ -19,3 +23,16 @@ class DataError(EquibenchError):
 
 class PluginError(EquibenchError):
     """A model plugin that breaks the interface: a missing method, a wrong shape, a NaN."""
+
+
+def exit_status(command: Callable[[], int]) -> int:
+    """Run ``command`` and return its exit status: 2 after one line for an :class:`EquibenchError`,
+    130 after an interrupt (every write is atomic, so an interrupted run leaves no record)."""
+    try:
+        return command()
+    except EquibenchError as exc:
+        print(f"equibench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("equibench: interrupted; no record was written", file=sys.stderr)
+        return 130

@@ -22,4 +22,4 @@ python=${PYTHON:-python3.11}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/pip install --quiet --upgrade pip
 .venv/bin/pip install --quiet torch==2.14.1 torchvision==0.29.1
-.venv/bin/pip install --quiet -e ".[test,ray]"  # Ray: the optional sweep executor, tested too
+.venv/bin/pip install --quiet -e ".[test,ray,pandas]"  # Ray and pandas: optional extras, tested too

@@ -15,12 +15,10 @@ from equibench.cli import main
 from equibench.leaderboard import build_leaderboard
 from equibench.leaderboard.aggregate import aggregate
 from equibench.leaderboard.ranking import TABLES, rank, table_rows
-from equibench.leaderboard.records import Record, read_records
+from equibench.records import RECORD_SCHEMA, Record, config_hash, read_records, record_name
 from equibench.leaderboard.screenshot import chromium, find_browser, screenshot
 from equibench.leaderboard.stats import t_interval
 from equibench.metrics.suite import METRIC_VERSION, METRICS
-from equibench.runs.config import config_hash
-from equibench.runs.runner import RECORD_SCHEMA, record_name
 
 FITTED = {  # model -> h1_orbit_fitted per seed, on each dataset
     "tvae": [0.10, 0.11, 0.12],

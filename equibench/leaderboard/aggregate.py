@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from equibench.leaderboard.records import Record
+from equibench.records import Record
 from equibench.leaderboard.stats import Interval, t_interval
 from equibench.metrics.suite import METRICS
 

@@ -14,7 +14,7 @@ from typing import Any
 from equibench import __version__
 from equibench.leaderboard.aggregate import Row, aggregate, relative_link
 from equibench.leaderboard.ranking import RULE, TABLES, Ranked, table_rows
-from equibench.leaderboard.records import Record, Skipped
+from equibench.records import Record, Skipped
 from equibench.leaderboard.stats import METHOD
 from equibench.metrics.suite import METRIC_VERSION
 

@@ -14,7 +14,7 @@ from equibench.leaderboard.aggregate import Row
 from equibench.leaderboard.board import make_board
 from equibench.leaderboard.document import SCATTER_PNG, curves_png, document
 from equibench.leaderboard.plots import colours, curves_figure, scatter_figure
-from equibench.leaderboard.records import Skipped, read_records
+from equibench.records import Skipped, read_records
 from equibench.leaderboard.render import to_html, to_markdown
 from equibench.leaderboard.tables import HTML, MARKDOWN
 

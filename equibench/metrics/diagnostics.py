@@ -21,9 +21,9 @@ def diagnose(metrics: dict[str, Any], curves: dict[str, list[float]], chance: di
     out = []
     for suffix, label in OPERATORS.items():
         h1 = metrics.get(f"h1_orbit{suffix}")
-        if h1 is None:
-            continue
-        offsets = curves[f"top1_offset_orbit{suffix}"]
+        offsets = curves.get(f"top1_offset_orbit{suffix}")
+        if h1 is None or (suffix and offsets == curves.get("top1_offset_orbit")):
+            continue  # no such operator, or the declared one again (the TVAE declares Roll)
         missed = 1 - offsets[0]
         worst = max(range(1, len(offsets)), key=lambda d: offsets[d])
         if missed >= MISSES and offsets[worst] >= CONCENTRATED * missed:

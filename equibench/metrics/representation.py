@@ -38,8 +38,10 @@ def probe_accuracy(x_fit: np.ndarray, labels_fit: torch.Tensor, x_test: np.ndarr
     """Accuracy of a logistic-regression probe for the base label, trained on every ``fit`` view
     and scored on every ``test`` view, on :func:`standardiser`'s inputs ``[S, V, d]``: the full
     code, not the 99%-variance whitened one the fitted operators use, which drops low-variance
-    dimensions that carry the label (it kept 9 of 144 dimensions of the quick tvae)."""
-    probe = LogisticRegression(max_iter=1000, random_state=seed)
+    dimensions that carry the label (it kept 9 of 144 dimensions of the quick tvae). Newton-CG
+    converges in about 20 steps where L-BFGS needs hundreds on nearly invariant codes (3 s against
+    36 s on a 2-epoch tvae's codes, the same accuracy to 1e-3)."""
+    probe = LogisticRegression(solver="newton-cg", max_iter=1000, random_state=seed)
     probe.fit(x_fit.reshape(-1, x_fit.shape[-1]), labels_fit.repeat_interleave(x_fit.shape[1]).numpy())
     predicted = probe.predict(x_test.reshape(-1, x_test.shape[-1]))
     return float((predicted == labels_test.repeat_interleave(x_test.shape[1]).numpy()).mean())

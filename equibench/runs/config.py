@@ -1,4 +1,4 @@
-"""Run configuration: profiles, ``--set key=value`` overrides and the config hash.
+"""Run configuration: profiles and ``--set key=value`` overrides.
 
 A model's config is its ``default_config(profile, spec)`` with the user's overrides applied.
 Overrides may only name keys that exist and must keep their type, so a typo fails loudly
@@ -7,8 +7,6 @@ instead of silently training the default model.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import tomllib
 from collections.abc import Iterable
 from typing import Any
@@ -61,8 +59,3 @@ def check_profile(profile: str) -> str:
         raise ConfigError(f"unknown profile {profile!r}; use one of: {', '.join(PROFILES)}")
     return profile
 
-
-def config_hash(model: str, config: dict[str, Any], dataset_hash: str, seed: int) -> str:
-    """What identifies a trained model: the checkpoint key and the sweep's skip key."""
-    blob = json.dumps({"model": model, "config": config, "data": dataset_hash, "seed": seed}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]

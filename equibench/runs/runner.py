@@ -1,8 +1,11 @@
-"""One benchmark run: dataset -> model (trained or loaded) -> metric suite -> result record."""
+"""One benchmark run: dataset -> model (trained or loaded) -> metric suite -> result record.
+
+``equibench run`` and the Python API (:mod:`equibench.api`) share this path: :func:`plan_for`
+before training, :func:`measure` after it; only how the fitted model comes to be differs.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import time
@@ -22,13 +25,12 @@ from equibench.errors import ConfigError, EquibenchError
 from equibench.metrics.suite import METRIC_VERSION, evaluate
 from equibench.models.checks import check_deterministic
 from equibench.models.encoder import DataSpec, Encoder, Progress
-from equibench.models.registry import load_model_class
+from equibench.models.registry import ModelRef, resolve_model
 from equibench.progress import progress as default_progress
-from equibench.runs.config import apply_overrides, check_profile, config_hash
+from equibench.records import RECORD_SCHEMA, config_hash, make_record, record_name, write_record
+from equibench.runs.config import apply_overrides, check_profile
 from equibench.runs.provenance import hardware, versions
 from equibench.stopwatch import Stopwatch
-
-RECORD_SCHEMA = "equibench.record/1"
 
 
 def default_cache_dir() -> Path:
@@ -40,14 +42,14 @@ def default_cache_dir() -> Path:
 
 @dataclass(frozen=True)
 class RunRequest:
-    """Everything ``equibench run`` was asked to do."""
+    """Everything a run was asked to do, by ``equibench run``, a sweep's cell or the Python API."""
 
     model: str
     dataset: str = "digits-rot18"
     seed: int = 0
     profile: str = "quick"
     overrides: tuple[str, ...] = ()
-    out_dir: Path = Path("results")
+    out_dir: Path | None = Path("results")  # None: no record is written (the API's default)
     cache_dir: Path = field(default_factory=default_cache_dir)
     data_root: Path | None = None
     download: bool = False
@@ -84,17 +86,13 @@ def check_writable(out_dir: Path) -> None:
         raise ConfigError(f"cannot write results to --out {out_dir} ({exc.strerror}); choose another --out") from None
 
 
-def record_name(model: str, dataset: str, profile: str, seed: int, chash: str) -> str:
-    return f"{model}__{dataset}__{profile}__seed{seed}__{chash[:8]}"
-
-
 @dataclass(frozen=True)
 class RunPlan:
     """What a run is before it trains: enough to name its record, so a sweep can skip done cells."""
 
     request: RunRequest
     profile: str
-    cls: type[Encoder]
+    model: ModelRef
     card: DatasetCard
     data: OrbitDataset
     spec: DataSpec
@@ -106,29 +104,38 @@ class RunPlan:
     @property
     def name(self) -> str:
         """The file stem of the record, its figures and (in a sweep) its log."""
-        r = self.request
-        return record_name(r.model, self.card.id, self.profile, r.seed, self.config_hash)
+        return record_name(self.model.name, self.card.id, self.profile, self.request.seed, self.config_hash)
 
     @property
     def record_path(self) -> Path:
+        if self.request.out_dir is None:
+            raise ValueError("a run without out_dir writes no record")
         return self.request.out_dir / f"{self.name}.json"
 
 
 def plan(req: RunRequest, progress: Progress = default_progress) -> RunPlan:
     """Resolve model, dataset (generated into the cache if absent), config and its hash; train nothing."""
+    check_profile(req.profile)
+    return plan_for(req, resolve_model(req.model), progress)
+
+
+def plan_for(req: RunRequest, model: ModelRef, progress: Progress, config: dict[str, Any] | None = None) -> RunPlan:
+    """The plan of ``req`` for a resolved ``model``; ``config`` (else its default for the profile,
+    with the request's overrides) is what it is built with."""
     profile = check_profile(req.profile)
-    cls = load_model_class(req.model)
     card = load_card(req.dataset)
     device = resolve_device(req.device)
-    check_writable(req.out_dir)
+    if req.out_dir is not None:
+        check_writable(req.out_dir)
     watch = Stopwatch()
 
     with watch.stage("data"):
         data = load_dataset(card, req.cache_dir, progress, req.data_root, req.download)
     spec = DataSpec(card.id, data.image_shape, data.num_classes, data.transformation)
-    config = apply_overrides(req.model, cls.default_config(profile, spec), req.overrides)
-    chash = config_hash(req.model, config, data.content_hash, req.seed)
-    return RunPlan(req, profile, cls, card, data, spec, config, chash, device, watch)
+    if config is None:
+        config = apply_overrides(model.name, model.cls.default_config(profile, spec), req.overrides)
+    chash = config_hash(model.name, config, data.content_hash, req.seed)
+    return RunPlan(req, profile, model, card, data, spec, config, chash, device, watch)
 
 
 @contextmanager
@@ -153,66 +160,64 @@ def run(req: RunRequest, progress: Progress = default_progress) -> Path:
     """Train or load, evaluate, and write the result record; returns the record's path."""
     started = time.perf_counter()
     p = plan(req, progress)
-    card, data, config, chash, device, watch = p.card, p.data, p.config, p.config_hash, p.device, p.watch
-
     seed_everything(req.seed)
     with blame_overrides(req):
-        model = p.cls(config, p.spec, device)
-    checkpoint = req.cache_dir / "checkpoints" / f"{req.model}-{chash}.pt"
+        model = p.model.cls(p.config, p.spec, p.device)
+    checkpoint = req.cache_dir / "checkpoints" / f"{p.model.name}-{p.config_hash}.pt"
     loaded = checkpoint.is_file() and not req.retrain
-    with watch.stage("fit"), blame_overrides(req):
+    with p.watch.stage("fit"), blame_overrides(req):
         if loaded:
-            model.load_state_dict(torch.load(checkpoint, map_location=device, weights_only=True))
+            model.load_state_dict(torch.load(checkpoint, map_location=p.device, weights_only=True))
         else:
-            model.fit(data.splits["train"], progress)
+            model.fit(p.data.splits["train"], progress)
             state = model.state_dict()
             if state:
                 with atomic_path(checkpoint) as tmp:
                     torch.save(state, tmp)
+    saved = {"loaded": loaded, "file": checkpoint.name if checkpoint.is_file() else None}
+    return write_record(p.record_path, measure(p, model, saved, started, progress))
 
-    check_deterministic(model, req.model, data.splits["test"])
+
+def measure(p: RunPlan, model: Encoder, checkpoint: dict[str, Any], started: float, progress: Progress) -> dict:
+    """The behaviour checks, the metric suite and the figures of a fitted ``model``: its record.
+    Figures are saved beside the record only where the run writes one."""
+    req, card, data = p.request, p.card, p.data
+    check_deterministic(model, p.model.name, data.splits["test"])
     seed_everything(req.seed)
-    ev = evaluate(model, req.model, data, progress, req.seed)
+    ev = evaluate(model, p.model.name, data, progress, req.seed)
 
-    name = p.name
     figures = {}
-    with watch.stage("figures"):
-        for fig_name, fig in model.figures(data.splits["test"]).items():
-            path = req.out_dir / f"{name}.{fig_name}.png"
-            with atomic_path(path) as tmp:
-                fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-            figures[fig_name] = path.name
+    if req.out_dir is not None:
+        with p.watch.stage("figures"):
+            for fig_name, fig in model.figures(data.splits["test"]).items():
+                path = req.out_dir / f"{p.name}.{fig_name}.png"
+                with atomic_path(path) as tmp:
+                    fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+                figures[fig_name] = path.name
 
-    record: dict[str, Any] = {
-        "schema": RECORD_SCHEMA,
-        "metric_version": METRIC_VERSION,
-        "model": req.model,
-        "model_description": p.cls.description,
-        "supervision": model.supervision,
-        "calibration": p.cls.calibration,
-        "dataset": card.id,
-        "dataset_card": {"source": card.source, "seed": card.seed, "transformation": card.transformation,
-                         "splits": card.splits, "card_hash": card.hash},
-        "dataset_hash": data.content_hash,
-        "transformation": data.transformation.describe(),
-        "seed": req.seed,
-        "profile": p.profile,
-        "overrides": list(req.overrides),
-        "config": config,
-        "config_hash": chash,
-        "checkpoint": {"loaded": loaded, "file": checkpoint.name if checkpoint.is_file() else None},
-        "versions": versions(),
-        "hardware": hardware(device),
-        "timings_s": {**watch.seconds, **{f"metric.{k}": v for k, v in ev.watch.seconds.items()},
-                      "total": round(time.perf_counter() - started, 3)},
-        "metrics": ev.metrics,
-        "null_reasons": ev.null_reasons,
-        "chance": ev.chance,
-        "warnings": ev.warnings,
-        "curves": ev.curves,
-        "figures": figures,
-    }
-    path = p.record_path
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(record, indent=2, sort_keys=False) + "\n")
-    return path
+    return make_record(
+        ev,
+        schema=RECORD_SCHEMA,
+        metric_version=METRIC_VERSION,
+        model=p.model.name,
+        model_description=p.model.description,
+        source=p.model.source,
+        supervision=model.supervision,
+        calibration=p.model.cls.calibration,
+        dataset=card.id,
+        dataset_card={"source": card.source, "seed": card.seed, "transformation": card.transformation,
+                      "splits": card.splits, "card_hash": card.hash},
+        dataset_hash=data.content_hash,
+        transformation=data.transformation.describe(),
+        seed=req.seed,
+        profile=p.profile,
+        overrides=list(req.overrides),
+        config=p.config,
+        config_hash=p.config_hash,
+        checkpoint=checkpoint,
+        versions=versions(),
+        hardware=hardware(p.device),
+        timings_s={**p.watch.seconds, **{f"metric.{k}": v for k, v in ev.watch.seconds.items()},
+                   "total": round(time.perf_counter() - started, 3)},
+        figures=figures,
+    )

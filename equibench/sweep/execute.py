@@ -1,4 +1,4 @@
-"""One cell in motion: ``equibench run`` in a process of its own whose output is the cell's log.
+"""One cell in motion: the run of ``equibench run`` in a process of its own whose output is the cell's log.
 
 A process per cell, rather than a pool of long-lived workers, because then a crash, an
 out-of-memory kill or a hung plugin costs that cell only, its log is on disk while it runs
@@ -21,9 +21,11 @@ from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
+from equibench.errors import exit_status
+from equibench.runs.runner import RunRequest, default_cache_dir, run
 from equibench.sweep.cells import Cell, Planned
 
-CORE_MODULES = ["equibench.cli", "equibench.runs.runner"]
+CORE_MODULES = ["equibench.runs.runner"]
 STOP_S = 10.0
 
 
@@ -51,6 +53,14 @@ def available_cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def cell_request(cell: Cell, out_dir: Path, options: CellOptions) -> RunRequest:
+    """The run of ``cell``, as ``equibench run`` with :func:`run_args` would ask for it. Called where
+    the cell runs, so that an unset cache is that node's default."""
+    return RunRequest(model=cell.model, dataset=cell.dataset, seed=cell.seed, profile=cell.profile,
+                      out_dir=out_dir, cache_dir=options.cache_dir or default_cache_dir(),
+                      data_root=options.data_root, device=options.device)
+
+
 def run_args(cell: Cell, out_dir: Path, options: CellOptions) -> list[str]:
     """The ``equibench run`` arguments of ``cell``; its log shows them, to rerun it by hand."""
     args = ["run", "--model", cell.model, "--dataset", cell.dataset, "--seed", str(cell.seed),
@@ -76,12 +86,11 @@ def raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _cell_main(args: list[str], log: Path, threads: int) -> None:
-    """The cell's process: output to its log, its share of the threads, then ``equibench run``."""
+def _cell_main(cell: Cell, out_dir: Path, options: CellOptions, log: Path, threads: int) -> None:
+    """The cell's process: output to its log, its share of the threads, then the run, its errors
+    reported as ``equibench run`` reports them."""
     import torch
     from threadpoolctl import threadpool_limits
-
-    from equibench.cli import main
 
     signal.signal(signal.SIGTERM, raise_interrupt)
     fd = os.open(log, os.O_WRONLY | os.O_APPEND)
@@ -93,7 +102,12 @@ def _cell_main(args: list[str], log: Path, threads: int) -> None:
     # reductions and the same numbers, whichever executor started the cell.
     torch.set_num_threads(threads)
     with threadpool_limits(limits=threads):
-        raise SystemExit(main(args))
+        raise SystemExit(exit_status(lambda: _run_cell(cell_request(cell, out_dir, options))))
+
+
+def _run_cell(request: RunRequest) -> int:
+    print(f"record: {run(request)}")
+    return 0
 
 
 def context(plugin_modules: Iterable[str] = ()) -> BaseContext:
@@ -141,10 +155,10 @@ class Running:
 
 def start(ctx: BaseContext, cell: Cell, out_dir: Path, log: Path, options: CellOptions, threads: int) -> Running:
     """Start ``cell`` with ``threads`` CPU threads, its output going to ``log``."""
-    args = run_args(cell, out_dir, options)
     log.parent.mkdir(parents=True, exist_ok=True)
-    log.write_text(f"$ {shlex.join(['equibench', *args])}  # with {threads} thread(s)\n")
-    proc = ctx.Process(target=_cell_main, args=(args, log, threads), name=f"equibench {cell.label}")
+    log.write_text(f"$ {shlex.join(['equibench', *run_args(cell, out_dir, options)])}  # with {threads} thread(s)\n")
+    proc = ctx.Process(target=_cell_main, args=(cell, out_dir, options, log, threads),
+                       name=f"equibench {cell.label}")
     proc.start()
     return Running(cell, proc, log, time.perf_counter())
 

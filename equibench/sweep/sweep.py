@@ -21,10 +21,10 @@ from equibench.errors import ConfigError, PluginError
 from equibench.models.registry import load_model_class
 from equibench.progress import progress
 from equibench.runs.config import check_profile
-from equibench.runs.runner import RunRequest, check_writable, default_cache_dir, resolve_device
+from equibench.runs.runner import check_writable, default_cache_dir, resolve_device
 from equibench.sweep.cells import Cell, is_done, plan_cell
 from equibench.sweep.display import SweepDisplay
-from equibench.sweep.execute import CellOptions, Outcome, raise_interrupt, unplanned
+from equibench.sweep.execute import CellOptions, Outcome, cell_request, raise_interrupt, unplanned
 from equibench.sweep.local import run_local
 from equibench.sweep.ray_executor import run_ray
 
@@ -107,10 +107,9 @@ def run_sweep(req: SweepRequest) -> SweepReport:
     started = time.perf_counter()
     _check(req)
     cells = [Cell(m, d, s, req.profile) for m in req.models for d in req.datasets for s in req.seeds]
-    cache = req.options.cache_dir or default_cache_dir()
-    planned = [plan_cell(c, RunRequest(model=c.model, dataset=c.dataset, seed=c.seed, profile=c.profile,
-                                       out_dir=req.out_dir, cache_dir=cache, data_root=req.options.data_root,
-                                       device="cpu"))  # the device is no part of the config hash
+    local = replace(req.options, cache_dir=req.options.cache_dir or default_cache_dir())
+    # planned on the CPU: the device is no part of the config hash
+    planned = [plan_cell(c, replace(cell_request(c, req.out_dir, local), device="cpu"))
                for c in progress(cells, desc="planning", leave=False)]
     failed_early = [unplanned(p, req.log_dir / p.cell.log_name) for p in planned if p.record is None]
     done = {p.cell for p in planned if is_done(p)}
@@ -118,7 +117,7 @@ def run_sweep(req: SweepRequest) -> SweepReport:
     todo = [p.cell for p in planned if p.record is not None and p.cell not in done]
 
     if req.executor == "local":  # cells use the cache planned with; a Ray node keeps its own default
-        execute, options = run_local, replace(req.options, cache_dir=cache)
+        execute, options = run_local, local
     else:
         execute, options = partial(run_ray, address=req.address), req.options
     display = SweepDisplay(len(todo) + len(failed_early))
