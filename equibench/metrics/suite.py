@@ -50,12 +50,12 @@ def _operator_metrics() -> dict[str, Metric]:
     out = {}
     for suffix, op in SUFFIXES.items():
         out[f"commutativity{suffix}"] = Metric(
-            f"E||rho(k) f(x) - f(g^k x)||^2 / total variance of f, k != 0, with {op}" +
-            ("; primary" if not suffix else ""), **ERROR)
+            f"E||rho(k) f(x) - f(g^k x)||^2 / total variance of f, k != 0, with {op}", **ERROR)
         for where, among in (("orbit", "the N views of the same base image"), ("all", "every test view, "
                              "for a fixed subset of 2000 queries")):
+            ranked = "; the leaderboard ranks by it" if where == "orbit" and suffix != "_roll" else ""
             out[f"h1_{where}{suffix}"] = Metric(f"H@1 of rho(k) f(x) retrieving f(g^k x) among {among} "
-                                                f"(cosine), with {op}", **FRACTION)
+                                                f"(cosine), with {op}{ranked}", **FRACTION)
             out[f"h5_{where}{suffix}"] = Metric(f"H@5 of the same (null where 5 >= candidates)", **FRACTION)
             out[f"mrr_{where}{suffix}"] = Metric("mean reciprocal rank of the same", **FRACTION)
     return out
