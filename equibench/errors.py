@@ -19,3 +19,8 @@ class DataError(EquibenchError):
 
 class PluginError(EquibenchError):
     """A model plugin that breaks the interface: a missing method, a wrong shape, a NaN."""
+
+
+class PluginCrash(PluginError):
+    """Plugin code raised an exception (see :mod:`equibench.models.guard`); ``__cause__`` is the
+    plugin's own exception, whose traceback ``--traceback`` prints."""

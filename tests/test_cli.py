@@ -33,7 +33,7 @@ def _run(tmp_path: Path, *args: str) -> int:
     (["--model", "pca", "--dataset", "digits-rot4", "--set", "components=0"],
      "plugin 'pca': encode() returned shape [64, 0], expected [64, D]"),
     (["--model", "gcnn", "--dataset", "digits-rot4", "--set", "epochs=-1"],
-     "model 'gcnn' failed with --set epochs=-1 (ValueError: "),
+     "plugin 'gcnn' raised ValueError in fit() with --set epochs=-1: "),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture, args: list[str],
                                          fix: str) -> None:
@@ -47,7 +47,7 @@ def test_an_unwritable_out_is_refused_before_any_work(tmp_path: Path, capsys: py
     blocker = tmp_path / "file"
     blocker.write_text("")
     assert main(["run", "--model", "pixels", "--out", str(blocker / "results")]) == 2
-    assert "cannot write results to --out" in capsys.readouterr().err
+    assert "cannot write into --out" in capsys.readouterr().err
 
 
 def test_pixels_record_has_every_field_and_exact_commutativity(tmp_path: Path) -> None:

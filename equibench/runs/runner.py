@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import random
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,13 +14,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from equibench.atomic import atomic_path
+from equibench.atomic import atomic_path, check_writable
 from equibench.data.cards import DatasetCard, load_card
 from equibench.data.orbits import OrbitDataset, load_dataset
-from equibench.errors import ConfigError, EquibenchError
+from equibench.errors import ConfigError
 from equibench.metrics.suite import METRIC_VERSION, evaluate
 from equibench.models.checks import check_deterministic
 from equibench.models.encoder import DataSpec, Encoder, Progress
+from equibench.models.guard import construct, plugin_call
 from equibench.models.registry import load_model_class
 from equibench.progress import progress as default_progress
 from equibench.runs.config import apply_overrides, check_profile, config_hash
@@ -73,17 +73,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)  # seeds CUDA too
 
 
-def check_writable(out_dir: Path) -> None:
-    """Fail before any work when ``out_dir`` cannot take a record."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with atomic_path(out_dir / ".write-test"):
-            pass
-        (out_dir / ".write-test").unlink(missing_ok=True)  # leave nothing to commit with the records
-    except OSError as exc:
-        raise ConfigError(f"cannot write results to --out {out_dir} ({exc.strerror}); choose another --out") from None
-
-
 def record_name(model: str, dataset: str, profile: str, seed: int, chash: str) -> str:
     return f"{model}__{dataset}__{profile}__seed{seed}__{chash[:8]}"
 
@@ -120,33 +109,18 @@ def plan(req: RunRequest, progress: Progress = default_progress) -> RunPlan:
     cls = load_model_class(req.model)
     card = load_card(req.dataset)
     device = resolve_device(req.device)
-    check_writable(req.out_dir)
+    check_writable(req.out_dir, "--out")
+    check_writable(req.cache_dir, "--cache-dir")
     watch = Stopwatch()
 
     with watch.stage("data"):
         data = load_dataset(card, req.cache_dir, progress, req.data_root, req.download)
     spec = DataSpec(card.id, data.image_shape, data.num_classes, data.transformation)
-    config = apply_overrides(req.model, cls.default_config(profile, spec), req.overrides)
+    with plugin_call(req.model, "default_config()"):
+        defaults = cls.default_config(profile, spec)
+    config = apply_overrides(req.model, defaults, req.overrides)
     chash = config_hash(req.model, config, data.content_hash, req.seed)
     return RunPlan(req, profile, cls, card, data, spec, config, chash, device, watch)
-
-
-@contextmanager
-def blame_overrides(req: RunRequest) -> Iterator[None]:
-    """A plugin that crashes while building or training on values the user ``--set`` was given bad
-    input, not a bug: say so in one line naming those values. Without overrides the crash is the
-    plugin's bug and keeps its traceback."""
-    try:
-        yield
-    except EquibenchError:
-        raise
-    except Exception as exc:
-        if not req.overrides:
-            raise
-        given = " ".join(f"--set {o}" for o in req.overrides)
-        reason = f"{type(exc).__name__}: {exc}".strip().rstrip(":").splitlines()[0]
-        raise ConfigError(f"model {req.model!r} failed with {given} ({reason}); check the values against "
-                          f"'equibench list --model {req.model}'") from exc
 
 
 def run(req: RunRequest, progress: Progress = default_progress) -> Path:
@@ -156,11 +130,10 @@ def run(req: RunRequest, progress: Progress = default_progress) -> Path:
     card, data, config, chash, device, watch = p.card, p.data, p.config, p.config_hash, p.device, p.watch
 
     seed_everything(req.seed)
-    with blame_overrides(req):
-        model = p.cls(config, p.spec, device)
+    model = construct(p.cls, req.model, config, p.spec, device, req.overrides)  # every call guarded
     checkpoint = req.cache_dir / "checkpoints" / f"{req.model}-{chash}.pt"
     loaded = checkpoint.is_file() and not req.retrain
-    with watch.stage("fit"), blame_overrides(req):
+    with watch.stage("fit"):
         if loaded:
             model.load_state_dict(torch.load(checkpoint, map_location=device, weights_only=True))
         else:
@@ -175,13 +148,17 @@ def run(req: RunRequest, progress: Progress = default_progress) -> Path:
     ev = evaluate(model, req.model, data, progress, req.seed)
 
     name = p.name
-    figures = {}
     with watch.stage("figures"):
+        figures, png = {}, {}
         for fig_name, fig in model.figures(data.splits["test"]).items():
-            path = req.out_dir / f"{name}.{fig_name}.png"
-            with atomic_path(path) as tmp:
-                fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-            figures[fig_name] = path.name
+            with plugin_call(req.model, "figures()", req.overrides):  # drawing runs the plugin's artists
+                buffer = io.BytesIO()
+                fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+            figures[fig_name] = f"{name}.{fig_name}.png"
+            png[figures[fig_name]] = buffer.getvalue()
+        for file_name, content in png.items():  # written only once every figure has rendered
+            with atomic_path(req.out_dir / file_name) as tmp:
+                tmp.write_bytes(content)
 
     record: dict[str, Any] = {
         "schema": RECORD_SCHEMA,
