@@ -5,13 +5,19 @@ from __future__ import annotations
 import torch
 from sklearn.linear_model import LogisticRegression
 
+from equibench.metrics.commutativity import varying_columns
+
 
 def participation_ratio(z: torch.Tensor) -> float:
-    """(sum lambda)^2 / sum lambda^2 of the covariance of f: the effective number of dimensions
-    (1 for a representation on a line, D for an isotropic one)."""
-    flat = z.reshape(-1, z.shape[-1]).double()
-    eig = torch.linalg.eigvalsh(torch.cov(flat.T).reshape(flat.shape[1], flat.shape[1])).clamp(min=0)
-    return float(eig.sum() ** 2 / eig.pow(2).sum())
+    """(sum lambda)^2 / sum lambda^2 of the covariance C of f: the effective number of dimensions
+    (1 for a representation on a line, D for an isotropic one).
+
+    Computed as tr(C)^2 / ||C||_F^2, which is the same ratio (C is symmetric) without an
+    eigendecomposition, on the columns that vary (a constant one only adds a zero eigenvalue)."""
+    flat = z.reshape(-1, z.shape[-1])
+    flat = flat[:, varying_columns(flat)].double()
+    cov = torch.cov(flat.T).reshape(flat.shape[1], flat.shape[1])
+    return float(cov.trace() ** 2 / cov.pow(2).sum())
 
 
 def probe_accuracy(w_fit: torch.Tensor, labels_fit: torch.Tensor, w_test: torch.Tensor,
