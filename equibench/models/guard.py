@@ -14,6 +14,7 @@ The harness never calls a plugin directly: it builds the model with :func:`const
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -54,14 +55,10 @@ class GuardedModel:
     def __init__(self, model: Encoder, plugin: str, overrides: Sequence[str] = ()) -> None:
         self._model, self._plugin, self._overrides = model, plugin, tuple(overrides)
 
-    @property
-    def unwrapped(self) -> Encoder:
-        return self._model
-
     def __getattr__(self, name: str) -> Any:
         with plugin_call(self._plugin, name, self._overrides):  # a property is plugin code too
             value = getattr(self._model, name)
-        if not callable(value) or name.startswith("__"):
+        if not inspect.ismethod(value):  # data, and callables that are data (a torch module)
             return value
 
         def call(*args: Any, **kwargs: Any) -> Any:
