@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from equibench.errors import ConfigError
@@ -41,7 +41,9 @@ def atomic_path(path: Path) -> Iterator[Path]:
 
 def check_writable(folder: Path, flag: str) -> None:
     """Fail before any work, in one line naming ``flag`` and the path, when ``folder`` cannot
-    be created or written into; leaves nothing behind but the (empty) folder."""
+    be created or written into. Leaves nothing behind: folders it had to create are removed
+    again (the writes that follow create them), so a run that fails later leaves no trace."""
+    created = [p for p in (folder, *folder.parents) if not p.exists()]  # the deepest first
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with atomic_path(folder / ".write-test"):
@@ -50,3 +52,7 @@ def check_writable(folder: Path, flag: str) -> None:
     except OSError as exc:
         raise ConfigError(f"cannot write into {flag} {folder} ({exc.strerror}); choose another {flag} "
                           "or make it writable") from None
+    finally:
+        for path in created:
+            with suppress(OSError):  # not there (the mkdir failed) or no longer empty: leave it
+                path.rmdir()
