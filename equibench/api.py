@@ -28,6 +28,7 @@ from equibench.data.cards import load_card
 from equibench.data.orbits import OrbitDataset, load_dataset
 from equibench.errors import ConfigError
 from equibench.models.encoder import DataSpec, Encoder, Operator
+from equibench.models.guard import GuardedModel, construct
 from equibench.models.registry import ModelRef, check_encoder_class
 from equibench.progress import progress as progress_bar
 from equibench.records import write_record
@@ -191,12 +192,13 @@ def evaluate(encoder: object, dataset: str = "digits-rot18", *, operator: Operat
     config = encoder.config if isinstance(encoder, Encoder) else None if isinstance(encoder, type) else {}
     p = plan_for(request, ref, bar, config)
     seed_everything(seed)
-    if isinstance(encoder, type):
-        model = encoder(p.config, p.spec, p.device)
+    if isinstance(encoder, type):  # every call of the user's code guarded, as in a run
+        model = construct(encoder, ref.name, p.config, p.spec, p.device)
         with p.watch.stage("fit"):
             model.fit(p.data.splits["train"], bar)
     else:
-        model = encoder if isinstance(encoder, Encoder) else _Callable(encoder, operator, p.spec, p.device)
+        model = GuardedModel(encoder if isinstance(encoder, Encoder) else
+                             _Callable(encoder, operator, p.spec, p.device), ref.name)
     with _eval_mode(encoder):
         record = measure(p, model, {"loaded": False, "file": None}, started, bar)
     return Result(record, None if out is None else write_record(p.record_path, record))

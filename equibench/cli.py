@@ -1,7 +1,9 @@
 """The ``equibench`` command line: ``run``, ``list``, ``sweep`` and ``leaderboard``.
 
 Every user-facing failure is an :class:`~equibench.errors.EquibenchError` and is printed as one
-line naming the fix, with exit status 2; nothing is written in that case.
+line naming the fix, with exit status 2; nothing is written in that case. An exception raised by
+plugin code is such a failure too (the line names the plugin and the method); ``--traceback``
+prints the plugin's traceback above that line.
 """
 
 from __future__ import annotations
@@ -44,7 +46,13 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--download", action="store_true", help="download MNIST / Fashion-MNIST into --data-root")
     p.add_argument("--retrain", action="store_true", help="train even if a checkpoint of this config exists")
     _add_run_options(p)
+    _add_traceback(p)
     p.set_defaults(handler=_cmd_run)
+
+
+def _add_traceback(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--traceback", action="store_true",
+                   help="when a plugin raises, print its traceback above the one-line error")
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -118,6 +126,7 @@ def _add_list(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("list", help="list models, datasets, metrics and profiles",
                        description="List what equibench can run; with --model, that model's options.")
     p.add_argument("--model", default=None, help="show this model's options for each profile")
+    _add_traceback(p)
     p.set_defaults(handler=_cmd_list)
 
 
@@ -129,6 +138,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
     if args.model:
         from equibench.models.encoder import DataSpec
+        from equibench.models.guard import plugin_call
 
         cls = load_model_class(args.model)
         data = load_card("digits-rot18")
@@ -136,27 +146,35 @@ def _cmd_list(args: argparse.Namespace) -> int:
         print(f"{args.model}: {cls.description}  (options shown for digits-rot18)")
         for profile in PROFILES:
             print(f"  profile {profile}:")
-            for key, value in cls.default_config(profile, spec).items():
+            with plugin_call(args.model, "default_config()"):
+                config = cls.default_config(profile, spec)
+            for key, value in config.items():
                 print(f"    {key} = {value!r}")
         return 0
-    print("models:")
-    for name, ep in sorted(available_models().items()):
-        try:
-            summary = load_model_class(name).description
-        except EquibenchError as exc:
-            summary = f"(broken: {exc})"
-        print(f"  {name:12s} {summary}  [{ep.value}]")
-    print("datasets:")
-    for ident in builtin_card_ids():
-        card = load_card(ident)
-        print(f"  {ident:18s} {card.build_transformation().describe()} ({card.source})")
-    print("metrics:")
-    for name, metric in METRICS.items():
-        print(f"  {name:26s} {metric.description}")
-    print("profiles:")
-    for name, text in PROFILES.items():
-        print(f"  {name:8s} {text}")
+    models = sorted(available_models().items())
+    _section("models", {name: f"{_model_summary(name)}  [{ep.value}]" for name, ep in models})
+    cards = {ident: load_card(ident) for ident in builtin_card_ids()}
+    _section("datasets", {i: f"{c.build_transformation().describe()} ({c.source})" for i, c in cards.items()})
+    _section("metrics", {name: metric.description for name, metric in METRICS.items()})
+    _section("profiles", PROFILES)
     return 0
+
+
+def _model_summary(model: str) -> str:
+    from equibench.models.registry import load_model_class
+
+    try:
+        return load_model_class(model).description
+    except EquibenchError as exc:
+        return f"(broken: {exc})"
+
+
+def _section(title: str, rows: dict[str, str]) -> None:
+    """A titled two-column listing, the first column as wide as its longest name."""
+    print(f"{title}:")
+    width = max(map(len, rows), default=0)
+    for name, text in rows.items():
+        print(f"  {name:{width}s}  {text}")
 
 
 def _names(text: str, flag: str) -> tuple[str, ...]:
@@ -236,8 +254,10 @@ def _add_leaderboard(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_leaderboard(args: argparse.Namespace) -> int:
+    from equibench.atomic import check_writable
     from equibench.leaderboard import build_leaderboard
 
+    check_writable(args.out, "--out")
     built = build_leaderboard(args.results, args.out)
     for skip in built.skipped:
         print(f"equibench: warning: skipped {skip.path}: {skip.reason}", file=sys.stderr)
@@ -260,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return exit_status(lambda: args.handler(args))
+    return exit_status(lambda: args.handler(args), traceback=getattr(args, "traceback", False))
 
 
 if __name__ == "__main__":

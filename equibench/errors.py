@@ -7,6 +7,7 @@ its traceback.
 
 import sys
 from collections.abc import Callable
+from traceback import print_exception
 
 
 class EquibenchError(Exception):
@@ -25,14 +26,24 @@ class PluginError(EquibenchError):
     """A model plugin that breaks the interface: a missing method, a wrong shape, a NaN."""
 
 
-def exit_status(command: Callable[[], int]) -> int:
-    """Run ``command`` and return its exit status: 2 after one line for an :class:`EquibenchError`,
-    130 after an interrupt (every write is atomic, so an interrupted run leaves no record)."""
+def exit_status(command: Callable[[], int], traceback: bool = False) -> int:
+    """Run ``command`` and return its exit status: 2 after one line for an :class:`EquibenchError`
+    (a plugin's crash with its traceback above it when ``traceback``), 130 after an interrupt
+    (every write is atomic, so an interrupted run leaves no record)."""
     try:
         return command()
     except EquibenchError as exc:
-        print(f"equibench: error: {exc}", file=sys.stderr)
+        crash = isinstance(exc, PluginCrash)
+        if crash and traceback:
+            print_exception(exc.__cause__, file=sys.stderr)
+        hint = " (rerun with --traceback to see where)" if crash and not traceback else ""
+        print(f"equibench: error: {exc}{hint}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("equibench: interrupted; no record was written", file=sys.stderr)
         return 130
+
+
+class PluginCrash(PluginError):
+    """Plugin code raised an exception (see :mod:`equibench.models.guard`); ``__cause__`` is the
+    plugin's own exception, whose traceback ``--traceback`` prints."""

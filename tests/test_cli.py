@@ -4,6 +4,7 @@ reproducible; a second identical run loads its checkpoint."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ def _run(tmp_path: Path, *args: str) -> int:
     (["--model", "pca", "--dataset", "digits-rot4", "--set", "components=0"],
      "plugin 'pca': encode() returned shape [64, 0], expected [64, D]"),
     (["--model", "gcnn", "--dataset", "digits-rot4", "--set", "epochs=-1"],
-     "model 'gcnn' failed with --set epochs=-1 (ValueError: "),
+     "plugin 'gcnn' raised ValueError in fit() with --set epochs=-1: "),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture, args: list[str],
                                          fix: str) -> None:
@@ -47,7 +48,7 @@ def test_an_unwritable_out_is_refused_before_any_work(tmp_path: Path, capsys: py
     blocker = tmp_path / "file"
     blocker.write_text("")
     assert main(["run", "--model", "pixels", "--out", str(blocker / "results")]) == 2
-    assert "cannot write results to --out" in capsys.readouterr().err
+    assert "cannot write into --out" in capsys.readouterr().err
 
 
 def test_pixels_record_has_every_field_and_exact_commutativity(tmp_path: Path) -> None:
@@ -110,3 +111,55 @@ def test_readme_test_command_is_what_ci_runs() -> None:
     ci = (root / ".ci" / "run").read_text()
     command = next(line.strip() for line in readme.splitlines() if "pytest" in line and line.strip().startswith("bash"))
     assert command in ci
+
+
+@pytest.mark.parametrize("command", [
+    ["run", "--model", "pixels", "--dataset", "digits-rot4", "--out", "{bad}"],
+    ["run", "--model", "pixels", "--dataset", "digits-rot4", "--out", "{ok}", "--cache-dir", "{bad}"],
+    ["sweep", "--models", "pixels", "--datasets", "digits-rot4", "--seeds", "0", "--out", "{bad}"],
+    ["sweep", "--models", "pixels", "--datasets", "digits-rot4", "--seeds", "0", "--out", "{ok}", "--cache-dir", "{bad}"],
+    ["leaderboard", "--results", "{ok}", "--out", "{bad}"],
+])
+def test_every_unwritable_output_or_cache_path_is_refused_first_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture, command: list[str]) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")  # a folder below a file cannot be created, even by root
+    bad, ok = blocker / "sub", tmp_path / "ok"
+    flag = command[command.index("{bad}") - 1]
+    assert main([a.format(bad=bad, ok=ok) for a in command]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"equibench: error: cannot write into {flag} {bad} (Not a directory); choose another {flag} or make it writable"
+    assert not [p for p in tmp_path.rglob("*") if p.is_file() and p != blocker], "no work done, nothing written"
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640)])
+def test_written_files_get_the_users_umask(tmp_path: Path, umask: int, mode: int) -> None:
+    previous = os.umask(umask)
+    try:
+        assert main(["run", "--model", "pca", "--dataset", "digits-rot4", "--set", "components=8", "--retrain",
+                     "--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache")]) == 0
+        with atomic_path(tmp_path / "plain.txt") as tmp:
+            tmp.write_text("x")
+    finally:
+        os.umask(previous)
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert {p.suffix for p in files} == {".json", ".pt", ".txt"}  # record, dataset and checkpoint, plain file
+    assert {oct(p.stat().st_mode & 0o777) for p in files} == {oct(mode)}
+
+
+def test_list_columns_are_as_wide_as_the_longest_name(monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture) -> None:
+    from importlib.metadata import EntryPoint
+
+    from equibench.models import registry
+
+    real = registry.available_models()
+    long = "pixels-with-a-much-longer-name"
+    monkeypatch.setattr(registry, "available_models", lambda: {
+        **real, long: EntryPoint(long, "equibench_plugins.reference:Pixels", registry.GROUP)})
+    assert main(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    models = lines[1: lines.index("datasets:")]
+    assert any(line.split()[0] == long for line in models)
+    starts = {len(line) - len(line[2:].split(" ", 1)[1].lstrip()) for line in models}
+    assert starts == {2 + len(long) + 2}, models

@@ -55,6 +55,50 @@ def test_a_card_cannot_misstate_its_transformation() -> None:
         load_card("digits-rot5")
 
 
+REQUIRED = [("id", "a string"), ("source", "a string"), ("seed", "an integer"),
+            ("transformation", "a table [transformation]"), ("splits", "a table [splits]"),
+            ("transformation.kind", "a string"), ("transformation.order", "an integer"),
+            ("splits.train", "a positive integer"), ("splits.fit", "a positive integer"),
+            ("splits.test", "a positive integer")]
+
+
+def _without(text: str, field: str) -> str:
+    """The card with one field (``table.key`` or a top-level key or table) removed."""
+    table, _, key = field.rpartition(".")
+    lines, current, skipping = [], "", False
+    for line in text.splitlines():
+        if line.startswith("["):
+            current = line.strip("[]")
+            skipping = not table and current == key
+        elif not skipping and line.split(" = ")[0] == key and current == table:
+            continue
+        if not skipping:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("field, what", REQUIRED)
+def test_a_card_missing_a_field_names_it_in_one_line(field: str, what: str) -> None:
+    card = CARD.format(step=20.0, interpolation="bicubic")
+    with pytest.raises(ConfigError) as info:
+        parse_card(_without(card, field), "t.toml")
+    message = str(info.value)
+    assert message == f"t.toml: not a valid dataset card: field '{field}' is missing ({what})", message
+
+
+def test_every_ill_typed_field_is_named_at_once() -> None:
+    card = "sed = 1\n" + (CARD.format(step=20.0, interpolation="bicubic").replace('id = "tiny"', "id = 7")
+            .replace("seed = 3", 'seed = "three"').replace("order = 18", "order = 18.5")
+            .replace("fit = 4", "fit = 0").replace("test = 3", "test = 3\nvalid = 2"))
+    with pytest.raises(ConfigError) as info:
+        parse_card(card, "t.toml")
+    assert str(info.value) == (
+        "t.toml: not a valid dataset card: field 'id' must be a string, got 7; field 'seed' must be an "
+        "integer, got 'three'; unknown field 'sed'; field 'transformation.order' must be an integer, got 18.5; "
+        "field 'splits.fit' must be a positive integer, got 0; unknown split 'splits.valid' (the splits are "
+        "train, fit, test)")
+
+
 def _numbered_pools(count: int) -> dict[str, BaseImages]:
     """Base images whose first pixel is their index, so splits can be traced back."""
     images = torch.zeros(count, 1, 28, 28, dtype=torch.uint8)

@@ -140,3 +140,59 @@ def test_the_ray_executor_writes_the_records_the_local_one_does(small_sweep, tmp
     for name in local:
         assert {k: ray[name][k] for k in COMPARED} == {k: local[name][k] for k in COMPARED}
     assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == sorted(p.name for p in request.log_dir.iterdir())
+
+
+class _FakeRay:
+    """Just enough of Ray to see what run_ray asks it for: submitting a task stops the sweep."""
+
+    def __init__(self, gpus: int) -> None:
+        self.gpus, self.asked = gpus, None
+
+    def is_initialized(self) -> bool:
+        return True
+
+    def nodes(self) -> list[dict]:
+        return [{"Alive": True, "Resources": {"CPU": 4.0, "GPU": float(self.gpus)}}]
+
+    def cluster_resources(self) -> dict:
+        return {"CPU": 4.0, "GPU": float(self.gpus)}
+
+    def remote(self, fn):
+        fake = self
+
+        class Task:
+            def options(self, **kwargs):
+                fake.asked = kwargs
+                return self
+
+            def remote(self, *args):
+                raise StopIteration
+
+        return Task()
+
+
+@pytest.mark.parametrize("device, gpus, asked", [("cuda", 1, 1), ("cuda:0", 2, 1), ("cpu", 1, 0), ("auto", 0, 0)])
+def test_ray_cells_run_with_device_cuda_request_a_gpu(monkeypatch: pytest.MonkeyPatch, device: str, gpus: int,
+                                                      asked: int) -> None:
+    from equibench.sweep import ray_executor
+    from equibench.sweep.cells import Cell
+    from equibench.sweep.execute import CellOptions
+
+    fake = _FakeRay(gpus)
+    monkeypatch.setattr(ray_executor, "_ray", lambda: fake)
+    cells = [Cell("pixels", "digits-rot4", 0, "quick")]
+    with pytest.raises(RuntimeError):  # the StopIteration raised inside the generator
+        next(ray_executor.run_ray(cells, Path("unused"), CellOptions(device=device), 2, lambda cell: None))
+    assert fake.asked == {"num_cpus": 2, "num_gpus": asked, "max_retries": 0}
+
+
+def test_ray_refuses_device_cuda_on_a_cluster_without_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    from equibench.errors import ConfigError
+    from equibench.sweep import ray_executor
+    from equibench.sweep.cells import Cell
+    from equibench.sweep.execute import CellOptions
+
+    monkeypatch.setattr(ray_executor, "_ray", lambda: _FakeRay(0))
+    with pytest.raises(ConfigError, match="the Ray cluster has no GPU"):
+        next(ray_executor.run_ray([Cell("pixels", "digits-rot4", 0, "quick")], Path("unused"),
+                                  CellOptions(device="cuda"), 1, lambda cell: None))

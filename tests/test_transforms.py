@@ -96,3 +96,17 @@ def test_bad_specs_are_config_errors() -> None:
             build_transformation(spec)
     with pytest.raises(ConfigError):
         Composite([Rotation(4), Hue(18)])
+
+
+def test_hue_on_lit_pixels_only_gives_torchvisions_very_bits(digits: torch.Tensor) -> None:
+    """The fast hue action converts only non-black pixels; every output bit must be what
+    torchvision's adjust_hue gives on the whole image (datasets and records depend on it)."""
+    from torchvision.transforms.v2 import functional as TF
+
+    hue = Hue(18)
+    coloured = Rotation(18).apply(colourise(digits[:64]), 5)  # lit, dark and ringing pixels
+    noise = torch.rand(2, 3, 3, 28, 28) * (torch.rand(2, 3, 1, 28, 28) > 0.5)  # any leading shape
+    for x in (coloured, noise):
+        for k in range(18):
+            assert torch.equal(hue.apply(x, k) if x.ndim == 4 else hue._act(x, k),
+                               TF.adjust_hue(x, (k / 18 + 0.5) % 1.0 - 0.5))

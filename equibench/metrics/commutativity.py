@@ -25,6 +25,13 @@ def is_collapsed(z: torch.Tensor) -> bool:
     return total_variance(z) <= COLLAPSE_RTOL * float(flat.pow(2).sum(1).mean()) + 1e-30
 
 
+def varying_columns(flat: torch.Tensor) -> torch.Tensor:
+    """Indices of the columns of ``flat[M, D]`` that are not constant. A constant column (a pixel
+    that is black in every image, say) adds exact zeros to a covariance and to every centred
+    product, so dropping it changes no spectrum; it only saves the cost of carrying it."""
+    return (flat != flat[:1]).any(0).nonzero().flatten()
+
+
 def identity(z: torch.Tensor, k: int) -> torch.Tensor:
     """The operator of an invariant encoder: scoring it gives the *invariance* error."""
     return z

@@ -10,15 +10,21 @@ from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
+from equibench.metrics.commutativity import varying_columns
+
 MAX_WIDTH = 256
 
 
 def participation_ratio(z: torch.Tensor) -> float:
-    """(sum lambda)^2 / sum lambda^2 of the covariance of f: the effective number of dimensions
-    (1 for a representation on a line, D for an isotropic one)."""
-    flat = z.reshape(-1, z.shape[-1]).double()
-    eig = torch.linalg.eigvalsh(torch.cov(flat.T).reshape(flat.shape[1], flat.shape[1])).clamp(min=0)
-    return float(eig.sum() ** 2 / eig.pow(2).sum())
+    """(sum lambda)^2 / sum lambda^2 of the covariance C of f: the effective number of dimensions
+    (1 for a representation on a line, D for an isotropic one).
+
+    Computed as tr(C)^2 / ||C||_F^2, which is the same ratio (C is symmetric) without an
+    eigendecomposition, on the columns that vary (a constant one only adds a zero eigenvalue)."""
+    flat = z.reshape(-1, z.shape[-1])
+    flat = flat[:, varying_columns(flat)].double()
+    cov = torch.cov(flat.T).reshape(flat.shape[1], flat.shape[1])
+    return float(cov.trace() ** 2 / cov.pow(2).sum())
 
 
 def standardiser(z_fit: torch.Tensor) -> Callable[[torch.Tensor], np.ndarray]:

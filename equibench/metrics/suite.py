@@ -56,7 +56,7 @@ def _operator_metrics() -> dict[str, Metric]:
             ranked = "; the leaderboard ranks by it" if where == "orbit" and suffix != "_roll" else ""
             out[f"h1_{where}{suffix}"] = Metric(f"H@1 of rho(k) f(x) retrieving f(g^k x) among {among} "
                                                 f"(cosine), with {op}{ranked}", **FRACTION)
-            out[f"h5_{where}{suffix}"] = Metric(f"H@5 of the same (null where 5 >= candidates)", **FRACTION)
+            out[f"h5_{where}{suffix}"] = Metric("H@5 of the same (null where 5 >= candidates)", **FRACTION)
             out[f"mrr_{where}{suffix}"] = Metric("mean reciprocal rank of the same", **FRACTION)
     return out
 

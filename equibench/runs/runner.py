@@ -6,11 +6,10 @@ before training, :func:`measure` after it; only how the fitted model comes to be
 
 from __future__ import annotations
 
+import io
 import os
 import random
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,13 +17,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from equibench.atomic import atomic_path
+from equibench.atomic import atomic_path, check_writable
 from equibench.data.cards import DatasetCard, load_card
 from equibench.data.orbits import OrbitDataset, load_dataset
-from equibench.errors import ConfigError, EquibenchError
+from equibench.errors import ConfigError
 from equibench.metrics.suite import METRIC_VERSION, evaluate
 from equibench.models.checks import check_deterministic
 from equibench.models.encoder import DataSpec, Encoder, Progress
+from equibench.models.guard import construct, plugin_call
 from equibench.models.registry import ModelRef, resolve_model
 from equibench.progress import progress as default_progress
 from equibench.records import RECORD_SCHEMA, config_hash, make_record, record_name, write_record
@@ -75,15 +75,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)  # seeds CUDA too
 
 
-def check_writable(out_dir: Path) -> None:
-    """Fail before any work when ``out_dir`` cannot take a record."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with atomic_path(out_dir / ".write-test"):
-            pass
-        (out_dir / ".write-test").unlink(missing_ok=True)  # leave nothing to commit with the records
-    except OSError as exc:
-        raise ConfigError(f"cannot write results to --out {out_dir} ({exc.strerror}); choose another --out") from None
 
 
 @dataclass(frozen=True)
@@ -126,34 +117,19 @@ def plan_for(req: RunRequest, model: ModelRef, progress: Progress, config: dict[
     card = load_card(req.dataset)
     device = resolve_device(req.device)
     if req.out_dir is not None:
-        check_writable(req.out_dir)
+        check_writable(req.out_dir, "--out")
+    check_writable(req.cache_dir, "--cache-dir")
     watch = Stopwatch()
 
     with watch.stage("data"):
         data = load_dataset(card, req.cache_dir, progress, req.data_root, req.download)
     spec = DataSpec(card.id, data.image_shape, data.num_classes, data.transformation)
     if config is None:
-        config = apply_overrides(model.name, model.cls.default_config(profile, spec), req.overrides)
+        with plugin_call(model.name, "default_config()"):
+            defaults = model.cls.default_config(profile, spec)
+        config = apply_overrides(model.name, defaults, req.overrides)
     chash = config_hash(model.name, config, data.content_hash, req.seed)
     return RunPlan(req, profile, model, card, data, spec, config, chash, device, watch)
-
-
-@contextmanager
-def blame_overrides(req: RunRequest) -> Iterator[None]:
-    """A plugin that crashes while building or training on values the user ``--set`` was given bad
-    input, not a bug: say so in one line naming those values. Without overrides the crash is the
-    plugin's bug and keeps its traceback."""
-    try:
-        yield
-    except EquibenchError:
-        raise
-    except Exception as exc:
-        if not req.overrides:
-            raise
-        given = " ".join(f"--set {o}" for o in req.overrides)
-        reason = f"{type(exc).__name__}: {exc}".strip().rstrip(":").splitlines()[0]
-        raise ConfigError(f"model {req.model!r} failed with {given} ({reason}); check the values against "
-                          f"'equibench list --model {req.model}'") from exc
 
 
 def run(req: RunRequest, progress: Progress = default_progress) -> Path:
@@ -161,11 +137,10 @@ def run(req: RunRequest, progress: Progress = default_progress) -> Path:
     started = time.perf_counter()
     p = plan(req, progress)
     seed_everything(req.seed)
-    with blame_overrides(req):
-        model = p.model.cls(p.config, p.spec, p.device)
+    model = construct(p.model.cls, p.model.name, p.config, p.spec, p.device, req.overrides)  # every call guarded
     checkpoint = req.cache_dir / "checkpoints" / f"{p.model.name}-{p.config_hash}.pt"
     loaded = checkpoint.is_file() and not req.retrain
-    with p.watch.stage("fit"), blame_overrides(req):
+    with p.watch.stage("fit"):
         if loaded:
             model.load_state_dict(torch.load(checkpoint, map_location=p.device, weights_only=True))
         else:
@@ -189,11 +164,16 @@ def measure(p: RunPlan, model: Encoder, checkpoint: dict[str, Any], started: flo
     figures = {}
     if req.out_dir is not None:
         with p.watch.stage("figures"):
+            png = {}
             for fig_name, fig in model.figures(data.splits["test"]).items():
-                path = req.out_dir / f"{p.name}.{fig_name}.png"
-                with atomic_path(path) as tmp:
-                    fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-                figures[fig_name] = path.name
+                with plugin_call(p.model.name, "figures()", req.overrides):  # drawing runs the plugin's artists
+                    buffer = io.BytesIO()
+                    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+                figures[fig_name] = f"{p.name}.{fig_name}.png"
+                png[figures[fig_name]] = buffer.getvalue()
+            for file_name, content in png.items():  # written only once every figure has rendered
+                with atomic_path(req.out_dir / file_name) as tmp:
+                    tmp.write_bytes(content)
 
     return make_record(
         ev,

@@ -50,6 +50,17 @@ def _threads(ray: Any, jobs: int) -> int:
     return max(1, min(int(largest), int(ray.cluster_resources().get("CPU", 1)) // jobs))
 
 
+def task_resources(device: str, threads: int, cluster_gpus: float) -> dict[str, int]:
+    """What one cell asks Ray for: its CPU threads, and one GPU when it runs with ``--device cuda``
+    (so that Ray places it on a GPU node and no two cells share a GPU). ``--device auto`` asks
+    for none: Ray would place it anywhere, and it uses a GPU only where its node happens to have one."""
+    gpus = 1 if device.split(":")[0] == "cuda" else 0
+    if gpus > cluster_gpus:
+        raise ConfigError("--device cuda, but the Ray cluster has no GPU (a cell would wait forever); "
+                          "use --device cpu or a cluster with GPU nodes")
+    return {"num_cpus": threads, "num_gpus": gpus}
+
+
 def run_cell_remote(cell: Cell, options: CellOptions, threads: int) -> tuple[Outcome, dict[str, bytes], str]:
     """A Ray task: run ``cell`` in a scratch folder and return its outcome, files and log."""
     with tempfile.TemporaryDirectory(prefix="equibench-cell-") as tmp:
@@ -83,7 +94,8 @@ def run_ray(cells: list[Cell], out_dir: Path, options: CellOptions, jobs: int,
     pending: dict[Any, Cell] = {}
     try:
         threads = _threads(ray, jobs)
-        task = ray.remote(run_cell_remote).options(num_cpus=threads, max_retries=0)
+        resources = task_resources(options.device, threads, ray.cluster_resources().get("GPU", 0))
+        task = ray.remote(run_cell_remote).options(**resources, max_retries=0)
         waiting = list(reversed(cells))
         while waiting or pending:
             while waiting and len(pending) < jobs:

@@ -21,7 +21,8 @@ from equibench.errors import ConfigError, PluginError
 from equibench.models.registry import load_model_class
 from equibench.progress import progress
 from equibench.runs.config import check_profile
-from equibench.runs.runner import check_writable, default_cache_dir, resolve_device
+from equibench.atomic import check_writable
+from equibench.runs.runner import default_cache_dir, resolve_device
 from equibench.sweep.cells import Cell, is_done, plan_cell
 from equibench.sweep.display import SweepDisplay
 from equibench.sweep.execute import CellOptions, Outcome, cell_request, raise_interrupt, unplanned
@@ -86,7 +87,8 @@ def _check(req: SweepRequest) -> None:
         load_card(dataset)
     if req.executor == "local":
         resolve_device(req.options.device)
-    check_writable(req.out_dir)
+    check_writable(req.out_dir, "--out")
+    check_writable(req.options.cache_dir or default_cache_dir(), "--cache-dir")  # planning generates datasets
 
 
 @contextmanager
