@@ -37,20 +37,36 @@ def tiny(cls: type, order: int = 4, image_shape: tuple[int, int, int] = (1, 6, 6
     return cls(config, spec, CPU)
 
 
-def test_w_hand_checked_shifting_window():
-    # 2 frames, 1 capsule of 4, K = 3, L = 2 (offsets -1, 0): v[t, i] = sum over d in {-1, 0},
-    # e in {-1, 0, 1} of u2[t - d, i - d - e]. Rows (t, i); columns frame 0 | frame 1.
-    expected = torch.tensor([
-        [1, 1, 0, 1, 1, 1, 1, 0],
-        [1, 1, 1, 0, 0, 1, 1, 1],
-        [0, 1, 1, 1, 1, 0, 1, 1],
-        [1, 0, 1, 1, 1, 1, 0, 1],
-        [1, 1, 1, 0, 1, 1, 0, 1],
-        [0, 1, 1, 1, 1, 1, 1, 0],
-        [1, 0, 1, 1, 0, 1, 1, 1],
-        [1, 1, 0, 1, 1, 0, 1, 1],
-    ], dtype=torch.float32)
-    assert torch.equal(dense_w(2, 1, 4, window=2, kernel=3, shifting=True), expected)
+def reference_w(u2: torch.Tensor, window: int, kernel: int, shifting: bool) -> torch.Tensor:
+    """W u^2 as the reference computes it, built independently of the plugin: a frozen 0/1
+    ConvTranspose3d over (time, position) per capsule, square K x K with ones on |a - b| <= 1 when
+    shifting (all ones, window x kernel, when stationary), after the same circular padding."""
+    batch, frames, capsules, dim = u2.shape
+    kt, kc = (window, window) if shifting else (window, kernel)
+    weight = torch.tensor([[float(not shifting or abs(a - b) <= kernel // 2) for b in range(kc)] for a in range(kt)])
+    even = [(k + 1) % 2 for k in (kt, kc)]  # the reference's padding fix for an even kernel
+    conv = torch.nn.ConvTranspose3d(1, 1, (kt, kc, 1), bias=False, dtype=u2.dtype,
+                                    padding=(2 * (kt // 2) - even[0], 2 * (kc // 2) - even[1], 0))
+    x = u2.permute(0, 2, 1, 3).reshape(batch * capsules, 1, frames, dim, 1)
+    x = torch.nn.functional.pad(x, (0, 0, kc // 2 - even[1], kc // 2, kt // 2 - even[0], kt // 2), mode="circular")
+    with torch.no_grad():
+        conv.weight.copy_(weight[None, None, :, :, None])
+        return conv(x).reshape(batch, capsules, frames, dim).permute(0, 2, 1, 3)
+
+
+@pytest.mark.parametrize("variant, terms", [("L0", 3), ("L1/2", 52), ("L13/36", 37), ("L5/36", 13), ("bubbles", 15)])
+def test_w_is_the_reference_kernel(variant: str, terms: int):
+    """At N = 18: the impulse response has the reference's 3K - 2 terms for the shifting windows
+    (the square kernel clips the band at both ends), and W u^2 equals the reference's."""
+    window, shifting = time_window(variant, 18)
+    impulse = torch.zeros(1, 18, 2, 18, dtype=torch.float64)
+    impulse[0, 5, 1, 7] = 1.0
+    response = neighbourhood_sum(impulse, window, 3, shifting)
+    assert int((response != 0).sum()) == terms == int((reference_w(impulse, window, 3, shifting) != 0).sum())
+    assert not response[:, :, 0].any()  # never across capsules
+    u2 = torch.randn(4, 18, 3, 18, dtype=torch.float64, generator=torch.Generator().manual_seed(0)).square()
+    ours, reference = neighbourhood_sum(u2, window, 3, shifting), reference_w(u2, window, 3, shifting)
+    assert float(((ours - reference).abs() / reference).max()) < 1e-6
 
 
 def test_w_stationary_is_a_circular_band_and_never_crosses_capsules():
