@@ -75,7 +75,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
           f"{record['timings_s']['total']:.1f} s")
     for key in ("commutativity", "commutativity_roll", "commutativity_fitted", "invariance",
                 "homomorphism", "transform_accuracy", "participation_ratio", "probe_accuracy",
-                "log_likelihood", "eeq_tvae", "eeq_tvae_context", "collapsed"):
+                "log_likelihood", "eeq_tvae", "eeq_tvae_context_mean", "collapsed"):
         print(f"  {key:22s} {show(metrics.get(key))}")
     print(f"record: {path}")
     return 0

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from equibench.data.orbits import OrbitDataset, OrbitSplit
-from equibench.metrics.capsules import eeq_tvae
+from equibench.metrics.capsules import EEQ_SAMPLES, eeq_tvae
 from equibench.metrics.commutativity import commutativity, identity, is_collapsed
 from equibench.metrics.fitted import (
     Whitener,
@@ -26,7 +26,7 @@ from equibench.metrics.fitted import (
 from equibench.metrics.representation import participation_ratio, probe_accuracy
 from equibench.errors import PluginError
 from equibench.models.checks import check_latents, checked_operator, encode_split
-from equibench.models.encoder import Encoder, Progress
+from equibench.models.encoder import Encoder, NotMeasurable, Progress
 from equibench.models.operators import capsule_roll
 from equibench.stopwatch import Stopwatch
 
@@ -39,8 +39,9 @@ METRICS = {
     "invariance": "the same with rho = identity: how much f changes along the orbit",
     "homomorphism": "mean ||M_a M_b - M_(a+b)|| / ||M_(a+b)|| of the fitted maps",
     "transform_accuracy": "k recovered from (f(x), f(g^k x)) by the best-fitting M_k; chance 1/N",
-    "eeq_tvae": "the TVAE paper's E_eq (L1, unit capsules, all pairs), per-image codes",
-    "eeq_tvae_context": "E_eq of the sequence-context codes, as the TVAE paper computes it",
+    "eeq_tvae": f"the TVAE paper's E_eq (L1, unit capsules, all pairs) on a posterior sample of the codes "
+                f"with their temporal context; mean of {EEQ_SAMPLES} samples drawn from the run's seed",
+    "eeq_tvae_context_mean": "E_eq on the posterior-mean codes with the trained temporal window",
     "participation_ratio": "effective dimension of f on test: (sum eig)^2 / sum eig^2",
     "probe_accuracy": "logistic-regression probe for the base label, fit split -> test split",
     "log_likelihood": "importance-sampled log p(x) per frame, nats (where the model has one)",
@@ -104,27 +105,45 @@ def evaluate(model: Encoder, plugin: str, data: OrbitDataset, progress: Progress
         m["participation_ratio"] = None if m["collapsed"] else participation_ratio(z_test)
 
     shape = model.capsules()
-    m["eeq_tvae"] = m["eeq_tvae_context"] = None
+    m["eeq_tvae"] = m["eeq_tvae_context_mean"] = None
     if roll is not None:
         with ev.watch.stage("eeq_tvae"):
-            m["eeq_tvae"] = eeq_tvae(z_test, *shape)
-            context = _encode_sequences(model, plugin, test, progress)
+            generator = torch.Generator().manual_seed(seed)
+            draws = [_measurable(ev, "eeq_tvae", model, "sample_sequences", plugin, test, progress, generator=generator)
+                     for _ in range(EEQ_SAMPLES)]
+            if all(z is not None for z in draws):
+                m["eeq_tvae"] = sum(eeq_tvae(z, *shape) for z in draws) / EEQ_SAMPLES
+        with ev.watch.stage("eeq_tvae_context_mean"):
+            context = _measurable(ev, "eeq_tvae_context_mean", model, "encode_sequences", plugin, test, progress)
             if context is not None:
-                m["eeq_tvae_context"] = eeq_tvae(context, *shape)
+                m["eeq_tvae_context_mean"] = eeq_tvae(context, *shape)
     with ev.watch.stage("log_likelihood"):
         m["log_likelihood"] = _log_likelihood(model, plugin, test, progress)
     return ev
 
 
+def _measurable(ev: Evaluation, metric: str, *args: Any, **kwargs: Any) -> torch.Tensor | None:
+    """:func:`_sequence_codes` for ``metric``; None, with the plugin's reason recorded, where the
+    plugin raises NotMeasurable."""
+    try:
+        return _sequence_codes(*args, **kwargs)
+    except NotMeasurable as reason:
+        ev.null_reasons[metric] = str(reason)
+        return None
+
+
 @torch.no_grad()
-def _encode_sequences(model: Encoder, plugin: str, split: OrbitSplit, progress: Progress) -> torch.Tensor | None:
+def _sequence_codes(model: Encoder, method: str, plugin: str, split: OrbitSplit, progress: Progress,
+                    **kwargs: Any) -> torch.Tensor | None:
+    """``model.<method>(sequences, **kwargs)`` over the split in batches of 32, checked; None
+    where the model returns None."""
     out = []
-    for lo in progress(range(0, split.num_sequences, 32), desc="encode sequences", leave=False):
+    for lo in progress(range(0, split.num_sequences, 32), desc=method, leave=False):
         frames = split.frames[lo: lo + 32].to(model.device).float().div_(255.0)
-        z = model.encode_sequences(frames)
+        z = getattr(model, method)(frames, **kwargs)
         if z is None:
             return None
-        check_latents(plugin, "encode_sequences()", z.flatten(0, 1), frames.shape[0] * frames.shape[1])
+        check_latents(plugin, f"{method}()", z.flatten(0, 1), frames.shape[0] * frames.shape[1])
         out.append(z.float().cpu())
     return torch.cat(out)
 
