@@ -33,7 +33,7 @@ class TVAE(VAE):
 
     @classmethod
     def default_config(cls, profile: str, spec: DataSpec) -> dict[str, Any]:
-        return {**base_config(profile, spec), "variant": "L13/36" if profile == "paper" else "L1/2",
+        return {**base_config(profile, spec), "variant": "L13/36" if profile == "paper" else "L5/36",
                 "kernel": 3, "mu_init": 30.0}
 
     def build(self) -> SequenceVAE:

@@ -196,7 +196,7 @@ def base_config(profile: str, spec: DataSpec) -> dict[str, Any]:
                 "optimizer": "sgd", "lr": 1e-4, "momentum": 0.9, "batch_sequences": 8, "epochs": 100,
                 "is_samples": 10}
     return {"capsules": capsules, "capsule_dim": spec.order, "hidden": [512, 256],
-            "optimizer": "adam", "lr": 1e-3, "momentum": 0.9, "batch_sequences": 16, "epochs": 20,
+            "optimizer": "adam", "lr": 1e-3, "momentum": 0.9, "batch_sequences": 16, "epochs": 60,
             "is_samples": 10}
 
 
