@@ -54,6 +54,20 @@ def mlp_decoder(latent_dim: int, image_shape: tuple[int, int, int], hidden: list
     return nn.Sequential(*layers, nn.Linear(widths[-1], math.prod(image_shape)), nn.Unflatten(1, image_shape))
 
 
+def transposed_conv_init(decoder: nn.Sequential) -> None:
+    """Initialise the Linear layers of ``decoder`` as the reference's ConvTranspose2d layers are by
+    default: uniform in +-1/sqrt(fan_in) for weights and biases, with fan_in taken from the
+    layer's *output* width (torch reads it from dimension 1 of a transposed convolution's weight).
+    At the paper's sizes that is weight std 0.0227 / 0.0185 / 0.0119 against Linear's 0.0321 /
+    0.0227 / 0.0185."""
+    with torch.no_grad():
+        for layer in decoder:
+            if isinstance(layer, nn.Linear):
+                bound = 1.0 / math.sqrt(layer.out_features)
+                layer.weight.uniform_(-bound, bound)
+                layer.bias.uniform_(-bound, bound)
+
+
 def bernoulli_log_likelihood(logits: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
     """log p(x | logits) summed over ``[C, H, W]``, for grey values x in [0, 1] (not binarised).
 
@@ -80,9 +94,13 @@ class Gaussian:
         mean, logvar = params.chunk(2, dim=-1)
         return cls(mean, logvar)
 
-    def sample(self) -> torch.Tensor:
-        """One reparameterised sample."""
-        return self.mean + torch.exp(0.5 * self.logvar) * torch.randn_like(self.mean)
+    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One reparameterised sample, drawn with ``generator`` (on its device) where given."""
+        if generator is None:
+            noise = torch.randn_like(self.mean)
+        else:
+            noise = torch.randn(self.mean.shape, generator=generator, device=generator.device).to(self.mean)
+        return self.mean + torch.exp(0.5 * self.logvar) * noise
 
     def second_moment(self) -> torch.Tensor:
         """E_q[x^2] = mean^2 + variance."""
@@ -108,6 +126,7 @@ class SequenceVAE(nn.Module):
         self.encoder_u = mlp_encoder(image_shape, latent_dim, hidden) if topographic else None
         self.topographic = topographic
         self.decoder = mlp_decoder(latent_dim, image_shape, hidden[::-1])
+        transposed_conv_init(self.decoder)
 
     def posteriors(self, frames: torch.Tensor) -> list[Gaussian]:
         """q(z | x) and, for the TVAE, q(u | x), per frame: tensors ``[B, T, d]``."""
@@ -119,11 +138,12 @@ class SequenceVAE(nn.Module):
         """s from z and u^2, with the temporal context as trained or each frame alone."""
         return z if self.topographic is None else self.topographic(z, u2, context)
 
-    def sample(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One posterior sample: codes ``s[B, T, d]``, log p(latents) - log q(latents | x) and
-        KL(q || p), both ``[B, T]``."""
+    def sample(self, frames: torch.Tensor, generator: torch.Generator | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One posterior sample: codes ``s[B, T, d]`` with the temporal context, log p(latents)
+        - log q(latents | x) and KL(q || p), both ``[B, T]``."""
         q = self.posteriors(frames)
-        draws = [g.sample() for g in q]
+        draws = [g.sample(generator) for g in q]
         s = self.codes(draws[0], draws[1].square() if len(draws) > 1 else None)
         return s, sum(g.log_ratio(x) for g, x in zip(q, draws)), sum(g.kl() for g in q)
 
@@ -176,7 +196,7 @@ def base_config(profile: str, spec: DataSpec) -> dict[str, Any]:
                 "optimizer": "sgd", "lr": 1e-4, "momentum": 0.9, "batch_sequences": 8, "epochs": 100,
                 "is_samples": 10}
     return {"capsules": capsules, "capsule_dim": spec.order, "hidden": [512, 256],
-            "optimizer": "adam", "lr": 1e-3, "momentum": 0.9, "batch_sequences": 16, "epochs": 20,
+            "optimizer": "adam", "lr": 1e-3, "momentum": 0.9, "batch_sequences": 16, "epochs": 60,
             "is_samples": 10}
 
 
@@ -225,6 +245,12 @@ class VAE(Encoder):
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """Per-image codes: each image a sequence of one frame, its window reduced to itself."""
         return self.net.mean_codes(images.unsqueeze(1), context=False).squeeze(1)
+
+    @torch.no_grad()
+    def sample_sequences(self, sequences: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """One posterior sample of the codes: z (and u) drawn per frame, s = z for the VAE, and
+        for the TVAE s with the temporal window as trained (the paper's E_eq is on these)."""
+        return self.net.sample(sequences, generator)[0]
 
     def capsules(self) -> tuple[int, int]:
         """The TVAE's capsule shape, so that this baseline is scored under the same Roll."""

@@ -13,7 +13,9 @@ from scipy import special
 
 from equibench.data.orbits import OrbitSplit
 from equibench.errors import ConfigError
-from equibench.models import DataSpec
+from equibench.metrics.capsules import eeq_tvae
+from equibench.models import DataSpec, NotMeasurable
+from equibench.metrics.suite import evaluate
 from equibench.models.operators import capsule_roll
 from equibench.transforms import Rotation
 from equibench_plugins.topographic import Topographic, neighbourhood_sum, offsets, time_window
@@ -37,20 +39,36 @@ def tiny(cls: type, order: int = 4, image_shape: tuple[int, int, int] = (1, 6, 6
     return cls(config, spec, CPU)
 
 
-def test_w_hand_checked_shifting_window():
-    # 2 frames, 1 capsule of 4, K = 3, L = 2 (offsets -1, 0): v[t, i] = sum over d in {-1, 0},
-    # e in {-1, 0, 1} of u2[t - d, i - d - e]. Rows (t, i); columns frame 0 | frame 1.
-    expected = torch.tensor([
-        [1, 1, 0, 1, 1, 1, 1, 0],
-        [1, 1, 1, 0, 0, 1, 1, 1],
-        [0, 1, 1, 1, 1, 0, 1, 1],
-        [1, 0, 1, 1, 1, 1, 0, 1],
-        [1, 1, 1, 0, 1, 1, 0, 1],
-        [0, 1, 1, 1, 1, 1, 1, 0],
-        [1, 0, 1, 1, 0, 1, 1, 1],
-        [1, 1, 0, 1, 1, 0, 1, 1],
-    ], dtype=torch.float32)
-    assert torch.equal(dense_w(2, 1, 4, window=2, kernel=3, shifting=True), expected)
+def reference_w(u2: torch.Tensor, window: int, kernel: int, shifting: bool) -> torch.Tensor:
+    """W u^2 as the reference computes it, built independently of the plugin: a frozen 0/1
+    ConvTranspose3d over (time, position) per capsule, square K x K with ones on |a - b| <= 1 when
+    shifting (all ones, window x kernel, when stationary), after the same circular padding."""
+    batch, frames, capsules, dim = u2.shape
+    kt, kc = (window, window) if shifting else (window, kernel)
+    weight = torch.tensor([[float(not shifting or abs(a - b) <= kernel // 2) for b in range(kc)] for a in range(kt)])
+    even = [(k + 1) % 2 for k in (kt, kc)]  # the reference's padding fix for an even kernel
+    conv = torch.nn.ConvTranspose3d(1, 1, (kt, kc, 1), bias=False, dtype=u2.dtype,
+                                    padding=(2 * (kt // 2) - even[0], 2 * (kc // 2) - even[1], 0))
+    x = u2.permute(0, 2, 1, 3).reshape(batch * capsules, 1, frames, dim, 1)
+    x = torch.nn.functional.pad(x, (0, 0, kc // 2 - even[1], kc // 2, kt // 2 - even[0], kt // 2), mode="circular")
+    with torch.no_grad():
+        conv.weight.copy_(weight[None, None, :, :, None])
+        return conv(x).reshape(batch, capsules, frames, dim).permute(0, 2, 1, 3)
+
+
+@pytest.mark.parametrize("variant, terms", [("L0", 3), ("L1/2", 52), ("L13/36", 37), ("L5/36", 13), ("bubbles", 15)])
+def test_w_is_the_reference_kernel(variant: str, terms: int):
+    """At N = 18: the impulse response has the reference's 3K - 2 terms for the shifting windows
+    (the square kernel clips the band at both ends), and W u^2 equals the reference's."""
+    window, shifting = time_window(variant, 18)
+    impulse = torch.zeros(1, 18, 2, 18, dtype=torch.float64)
+    impulse[0, 5, 1, 7] = 1.0
+    response = neighbourhood_sum(impulse, window, 3, shifting)
+    assert int((response != 0).sum()) == terms == int((reference_w(impulse, window, 3, shifting) != 0).sum())
+    assert not response[:, :, 0].any()  # never across capsules
+    u2 = torch.randn(4, 18, 3, 18, dtype=torch.float64, generator=torch.Generator().manual_seed(0)).square()
+    ours, reference = neighbourhood_sum(u2, window, 3, shifting), reference_w(u2, window, 3, shifting)
+    assert float(((ours - reference).abs() / reference).max()) < 1e-6
 
 
 def test_w_stationary_is_a_circular_band_and_never_crosses_capsules():
@@ -93,6 +111,55 @@ def test_shifting_property(window: int):
             assert not torch.allclose(stationary(z, u.square(), context=False), stationary(z, u.square()))
 
 
+def _eeq_of_context_codes(variant: str, z: torch.Tensor, u2: torch.Tensor) -> float:
+    """E_eq of the paper-sized layer's (18 capsules of 18) context codes of ``z``, ``u2``."""
+    window, shifting = time_window(variant, 18)
+    with torch.no_grad():
+        return eeq_tvae(Topographic(18, 18, window, 3, shifting, mu_init=30.0)(z, u2), 18, 18)
+
+
+def test_eeq_of_chi_squared_noise_is_in_the_hundreds_and_of_a_rolling_code_near_zero():
+    """E_eq of the context codes tells pure chi-squared noise u^2 from a code that rolls with the
+    frames, under L13/36 and, thanks to the square kernel's clipped ends, under L1/2 too (with
+    the unclipped band, W u^2 would depend on i - t alone there, and noise would score ~0)."""
+    g = torch.Generator().manual_seed(0)
+    roll = capsule_roll(18, 18)
+    z0, u0 = torch.randn(2, 8, 18 * 18, generator=g)
+    rolling_z, rolling_u = (torch.stack([roll(x, t) for t in range(18)], dim=1) for x in (z0, u0))
+    zero, noise = torch.zeros(8, 18, 18 * 18), torch.randn(8, 18, 18 * 18, generator=g).square()
+    for variant in ("L13/36", "L1/2"):
+        assert 100 < _eeq_of_context_codes(variant, zero, noise) < 1000
+        assert _eeq_of_context_codes(variant, rolling_z, rolling_u.square()) < 1e-3
+
+
+def test_the_suite_reports_a_not_measurable_metric_as_null_with_its_reason(digits_rot4):
+    class Windowless(TVAE):
+        def encode_sequences(self, sequences: torch.Tensor) -> torch.Tensor:
+            raise NotMeasurable("no window here")
+
+    spec = DataSpec("digits-rot4", digits_rot4.image_shape, digits_rot4.num_classes, digits_rot4.transformation)
+    model = Windowless({**TVAE.default_config("quick", spec), "hidden": [16, 8], "capsules": 2}, spec, CPU)
+    ev = evaluate(model, "windowless", digits_rot4, lambda it, **_: it, seed=0)
+    assert ev.metrics["eeq_tvae_context_mean"] is None and ev.null_reasons == {"eeq_tvae_context_mean": "no window here"}
+    assert ev.metrics["eeq_tvae"] > 0
+
+
+def test_posterior_samples_follow_the_generator():
+    sequences = torch.rand(2, 4, 1, 6, 6)
+    for model in (tiny(TVAE), tiny(VAE)):
+        draw = [model.sample_sequences(sequences, torch.Generator().manual_seed(seed)) for seed in (0, 0, 1)]
+        assert draw[0].shape == (2, 4, 8)
+        assert torch.equal(draw[0], draw[1]) and not torch.allclose(draw[0], draw[2])
+
+
+def test_decoder_initialised_like_transposed_convolutions():
+    """The reference's ConvTranspose2d layers take fan-in from their output channels."""
+    spec = DataSpec("x", (3, 28, 28), 10, Rotation(18))
+    decoder = VAE(VAE.default_config("paper", spec), spec, CPU).net.decoder
+    stds = [float(layer.weight.std()) for layer in decoder if isinstance(layer, torch.nn.Linear)]
+    assert stds == pytest.approx([0.0227, 0.0185, 0.0119], abs=3e-4)
+
+
 def test_gaussian_terms_match_torch_distributions():
     torch.manual_seed(0)
     q = Gaussian(torch.randn(5, 7), torch.randn(5, 7))
@@ -110,16 +177,23 @@ def test_bernoulli_likelihood_of_grey_values():
     torch.testing.assert_close(bernoulli_log_likelihood(logits, x), expected)
 
 
-def _prior_posterior(model: VAE) -> None:
-    """Make every q(. | x) the prior N(0, I), so that importance weights are p(x | s)."""
+PROPOSAL_MEAN, PROPOSAL_STD, DECODER_GAIN = 0.4, 1.6, 8.0
+"""Every q(. | x) in the likelihood tests: shifted from, and wider than, the N(0, 1) prior, so
+that the latent log-ratio log p - log q of each importance weight matters."""
+
+
+def _fixed_proposal(model: VAE) -> None:
+    """Make every q(. | x) N(PROPOSAL_MEAN, PROPOSAL_STD^2) whatever x, and the decoder depend
+    strongly on s; the exact log p(x) does not depend on q, the estimator's weights do."""
     encoders = [model.net.encoder_z] + ([model.net.encoder_u] if model.net.encoder_u is not None else [])
     with torch.no_grad():
         for encoder in encoders:
+            d = encoder[-1].out_features // 2
             encoder[-1].weight.zero_()
-            encoder[-1].bias.zero_()
+            encoder[-1].bias.copy_(torch.tensor([PROPOSAL_MEAN] * d + [2 * math.log(PROPOSAL_STD)] * d))
         for layer in model.net.decoder:
             if isinstance(layer, torch.nn.Linear):
-                layer.weight.mul_(4.0)  # a decoder that depends strongly on s
+                layer.weight.mul_(DECODER_GAIN)
 
 
 def _pixel_probability(model: VAE, x: float, s: np.ndarray) -> np.ndarray:
@@ -147,24 +221,26 @@ def _estimate(model: VAE, frames: list[float], copies: int) -> float:
 def test_vae_log_likelihood_against_quadrature():
     torch.manual_seed(0)
     model = tiny(VAE, order=2, image_shape=(1, 1, 1), capsules=1, capsule_dim=1, hidden=[8], is_samples=64)
-    _prior_posterior(model)
+    _fixed_proposal(model)
     frames = [0.9, 0.2]
     exact = sum(math.log(_gauss_expectation(lambda z, x=x: _pixel_probability(model, x, z))) for x in frames)
     assert _estimate(model, frames, copies=1000) == pytest.approx(exact, abs=0.02)
 
 
 def test_tvae_log_likelihood_estimates_the_whole_sequence():
-    """Three one-pixel frames, one capsule of one dimension, a window of all frames: s_t =
-    (z_t + mu) / sqrt(3 r^2 + eps) with r^2 = u_0^2 + u_1^2 + u_2^2 ~ chi^2(3) = 2 Gamma(3/2);
+    """Three one-pixel frames, one capsule of one dimension, a shifting window of all frames and
+    a band of one position (kernel 1, so W is the window's diagonal alone): s_t =
+    (z_t + mu) / sqrt(r^2 + eps) with r^2 = u_0^2 + u_1^2 + u_2^2 ~ chi^2(3) = 2 Gamma(3/2) under
+    the prior, whatever the proposal;
     given r^2 the frames are independent, so log p(x_0, x_1, x_2) is a 2-D integral:
     generalised Gauss-Laguerre over r^2 / 2, Gauss-Hermite over each z_t."""
     torch.manual_seed(1)
     frames, mu = [0.9, 0.95, 0.9], 2.0
-    model = tiny(TVAE, order=3, image_shape=(1, 1, 1), capsules=1, capsule_dim=1, hidden=[8], is_samples=256,
-                 variant="L1/2", mu_init=mu)
-    _prior_posterior(model)
+    model = tiny(TVAE, order=3, image_shape=(1, 1, 1), capsules=1, capsule_dim=1, hidden=[8], is_samples=1024,
+                 variant="L1/2", mu_init=mu, kernel=1)
+    _fixed_proposal(model)
     half_r2, weights = special.roots_genlaguerre(150, 0.5)
-    scale = 1.0 / np.sqrt(3.0 * 2.0 * half_r2 + 1e-6)
+    scale = 1.0 / np.sqrt(2.0 * half_r2 + 1e-6)
 
     def log_p(which: list[float]) -> float:
         given_r2 = math.prod(_gauss_expectation(lambda z, x=x: _pixel_probability(
@@ -232,8 +308,8 @@ def test_harness_run_loads_the_second_time_and_scores_roll(model: str, tmp_path,
     assert metrics["log_likelihood"] < 0
     if model == "tvae":
         assert metrics["commutativity"] == metrics["commutativity_roll"]
-        assert metrics["eeq_tvae_context"] is not None
+        assert metrics["eeq_tvae_context_mean"] is not None
     else:
-        assert metrics["commutativity"] is None and metrics["eeq_tvae_context"] is None
+        assert metrics["commutativity"] is None and metrics["eeq_tvae_context_mean"] is None
     assert set(first["figures"]) == {"roll_decoding", "capsule_activations"}
     assert all((tmp_path / name).is_file() for name in first["figures"].values())

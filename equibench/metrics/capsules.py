@@ -5,12 +5,18 @@ over its dimension, and E_eq sums the L1 distance between Roll_(t1 - t0) of caps
 capsule t1 over all frame pairs t0 < t1, all capsules and dimensions, averaged over sequences.
 Its scale grows with the latent size, so it is comparable only between models of the same
 capsule shape; the normalised ``commutativity_roll`` is the number to rank by.
+
+The paper evaluates it on one posterior sample; the suite averages :data:`EEQ_SAMPLES` such
+samples, so that the number varies less from run to run than one draw does.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+EEQ_SAMPLES = 4
+"""Posterior samples per sequence that ``eeq_tvae`` averages."""
 
 
 def eeq_tvae(z: torch.Tensor, capsules: int, capsule_dim: int) -> float:

@@ -94,8 +94,17 @@ class Encoder(ABC):
         return None
 
     def encode_sequences(self, sequences: torch.Tensor) -> torch.Tensor | None:
-        """Latents of whole sequences ``[S, N, C, H, W] -> [S, N, D]``, for models whose code
-        of a frame depends on its neighbours in time (the TVAE); None where it does not."""
+        """Deterministic latents of whole sequences ``[S, N, C, H, W] -> [S, N, D]``, for models
+        whose code of a frame depends on its neighbours in time (the TVAE); None where it does
+        not (``eeq_tvae_context_mean``). Raise :class:`NotMeasurable` where such codes would be
+        equivariant by construction, whatever the model learnt."""
+        return None
+
+    def sample_sequences(self, sequences: torch.Tensor, generator: torch.Generator) -> torch.Tensor | None:
+        """One posterior *sample* of the codes of whole sequences ``[S, N, C, H, W] -> [S, N, D]``,
+        drawn with ``generator`` (a seeded CPU generator: draw on its device, then move), for
+        probabilistic models; None for deterministic ones. The TVAE paper computes its E_eq on
+        such a sample (``eeq_tvae``), with each frame's code using its temporal context."""
         return None
 
     def log_likelihood(self, sequences: torch.Tensor) -> torch.Tensor | None:
