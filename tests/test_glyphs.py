@@ -94,7 +94,7 @@ test = 12
 """
 
 
-def test_the_cards_load_and_a_tiny_orbit_dataset_builds(tmp_path) -> None:
+def test_the_cards_load_and_a_tiny_orbit_dataset_builds(tmp_path, monkeypatch) -> None:
     for variant in ("rot18", "rot4", "shift7", "scale18", "hue18", "rothue18"):
         card = load_card(f"glyphs-{variant}")
         assert card.source == "glyphs" and card.splits["train"] >= 48_000
@@ -108,3 +108,7 @@ def test_the_cards_load_and_a_tiny_orbit_dataset_builds(tmp_path) -> None:
         key = {bytes(x.numpy()): int(y) for x, y in zip(pools[name].images, pools[name].labels)}
         assert [key[bytes(x.numpy())] for x in base] == split.labels.tolist()
     assert load_dataset(card, tmp_path, progress).content_hash == dataset.content_hash
+    # another font or rasteriser version is another cache entry, never the old pixels
+    monkeypatch.setattr(glyphs, "renderer", lambda: "mpl0-pil0-ft0")
+    load_dataset(card, tmp_path, progress)
+    assert len(list((tmp_path / "datasets").glob("glyphs-tiny-*.pt"))) == 2

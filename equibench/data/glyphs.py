@@ -155,6 +155,16 @@ def atlas(faces: tuple[str, ...] = TRAIN_FACES + HELD_OUT_FACES) -> Atlas:
                  torch.from_numpy(np.stack(origin).astype(np.float32)), torch.from_numpy(hull))
 
 
+def renderer() -> str:
+    """What besides the card changes the pixels: the font files (matplotlib's version) and the
+    rasteriser (Pillow and its FreeType). Part of the cache key, so an upgrade draws afresh."""
+    import matplotlib
+    import PIL
+    from PIL import features
+
+    return f"mpl{matplotlib.__version__}-pil{PIL.__version__}-ft{features.version('freetype2')}"
+
+
 def split_generator(seed: int, split: str) -> torch.Generator:
     """The generator of one split's glyphs: independent of the other splits and of the orbit draws."""
     key = hashlib.sha256(f"glyphs/{seed}/{split}".encode()).digest()

@@ -4,7 +4,7 @@ Each frame is computed from the base image in one call of the transformation (ne
 transforming a transformed frame), with a random start t0 per sequence. Frames are stored as
 uint8, like the images they come from; the content hash covers every stored tensor, so a result
 record names exactly the data it was scored on. Generated datasets are cached on disk under the
-card's hash.
+card's hash (and, for a procedural source, the versions of what draws its images).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import torch
 
 from equibench.atomic import atomic_path
 from equibench.data.cards import SPLITS, DatasetCard
-from equibench.data.sources import BaseImages, load_source
+from equibench.data.sources import BaseImages, load_source, renderer
 from equibench.errors import ConfigError
 from equibench.transforms import Transformation, colourise
 
@@ -126,7 +126,8 @@ def generate(card: DatasetCard, pools: dict[str, BaseImages], progress: Progress
 
 
 def _cache_path(card: DatasetCard, cache_dir: Path) -> Path:
-    return cache_dir / "datasets" / f"{card.id}-{card.hash}-v{FORMAT}.pt"
+    tag = renderer(card.source)  # a procedural source's rasteriser: an upgrade draws the images afresh
+    return cache_dir / "datasets" / f"{card.id}-{card.hash}{'-' + tag if tag else ''}-v{FORMAT}.pt"
 
 
 def load_dataset(

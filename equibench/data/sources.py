@@ -77,6 +77,15 @@ SOURCES = {
 }
 
 
+def renderer(name: str) -> str:
+    """The versions, beyond the card, that a source's pixels depend on ("" for a fixed data set)."""
+    if name == "glyphs":
+        from equibench.data import glyphs
+
+        return glyphs.renderer()
+    return ""
+
+
 def load_source(name: str, data_root: Path | None = None, download: bool = False,
                 sizes: Mapping[str, int] | None = None, seed: int = 0) -> dict[str, BaseImages]:
     """Load the base image pools of source ``name``; a procedural source draws ``sizes[split]``
