@@ -66,7 +66,7 @@ class Distortion:
     slant: float = 0.3  # horizontal shear x -= slant * y (y down), in [-slant, slant]
     log_aspect: float = 0.3  # width scaled by exp(u), u in [-log_aspect, log_aspect]
     jitter_degrees: float = 12.0  # rotation in [-jitter, jitter]
-    stroke_px: tuple[float, float] = (-0.15, 1.0)  # offset of the stroke's edge, output pixels (hairlines of cmr10 are under one)
+    stroke_px: tuple[float, float] = (-0.15, 1.0)  # edge offset, output pixels (cmr10's hairlines are under 1)
     elastic_px: float = 2.0  # largest displacement of the elastic warp, output pixels, per axis
     elastic_grid: int = 5  # the elastic field is a random grid this coarse, upsampled bicubically
 
@@ -79,9 +79,9 @@ class Atlas:
     """Signed distance fields of every face's digits, as tiles of one image.
 
     ``sdf`` is ``[1, 1, rows * TILE, cols * TILE]`` in atlas pixels (negative inside the ink);
-    glyph ``g = face * 10 + digit`` has its tile's top left corner at ``corner[g]`` and the centre
-    of its ink's bounding box at ``origin[g]`` (x, y atlas pixels), and its convex hull, relative to that centre, in ``hull[g]`` ``[K, 2]`` (padded by
-    repeating a vertex).
+    glyph ``g = face * 10 + digit`` has its tile's top left corner at ``corner[g]``, the centre of
+    its ink's bounding box at ``origin[g]`` (x, y atlas pixels) and the convex hull of its ink,
+    relative to that centre, in ``hull[g]`` ``[K, 2]`` (padded by repeating a vertex).
     """
 
     faces: tuple[str, ...]
@@ -183,9 +183,9 @@ def draw(faces: Sequence[str], count: int, generator: torch.Generator,
     state, not on the chunking.
     """
     book = atlas()
-    glyph_of_face = torch.tensor([book.faces.index(f) for f in faces])
+    atlas_face = torch.tensor([book.faces.index(f) for f in faces])
     d, g = distortion, generator
-    face = glyph_of_face[torch.randint(0, len(faces), (count,), generator=g)]
+    face = atlas_face[torch.randint(0, len(faces), (count,), generator=g)]
     digit = torch.randint(0, 10, (count,), generator=g)
     slant = _uniform(count, -d.slant, d.slant, g)
     aspect = _uniform(count, -d.log_aspect, d.log_aspect, g).exp()
@@ -230,7 +230,7 @@ def _render(book: Atlas, glyph: torch.Tensor, linear: torch.Tensor, stroke: torc
     margin = amplitude + spread * (stroke + 0.5).clamp(min=0)
     room = DIGIT_BOX - 2 * margin
     if (room < DIGIT_BOX / 3).any():
-        raise ValueError(f"distortion too strong: its margins leave {room.min():.1f} of {DIGIT_BOX} pixels for the glyph")
+        raise ValueError(f"distortion too strong: its margins leave {room.min():.1f} of {DIGIT_BOX} px for the glyph")
     scale = (room[:, None] / (hi - lo)).amin(1)
     centre = (lo + hi) / 2
 
