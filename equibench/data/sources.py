@@ -1,12 +1,15 @@
-"""Base images, before any transformation: the embedded digits, MNIST and Fashion-MNIST.
+"""Base images, before any transformation: the embedded digits, procedural glyphs, MNIST and Fashion-MNIST.
 
-Every source gives uint8 images ``[N, 1, 28, 28]`` and integer labels, in one or two pools:
+Every source gives uint8 images ``[N, 1, 28, 28]`` and integer labels, in one or more pools:
 ``all`` for a source without an official test set (the embedded digits), ``train`` and ``test``
-for torchvision's datasets, so that the model never trains on the official test images.
+for torchvision's datasets, so that the model never trains on the official test images, and one
+pool per split, exactly as large as the card asks, for a source that draws its images on demand
+(the glyphs, whose ``test`` faces are held out).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,15 +71,31 @@ def _torchvision_pools(name: str, data_root: Path | None, download: bool) -> dic
 
 SOURCES = {
     "digits": "scikit-learn's bundled handwritten digits, 8x8 upsampled into 28x28 (no network)",
+    "glyphs": "digits drawn from matplotlib's fonts with random distortions, test faces held out (no network)",
     "mnist": "MNIST through torchvision, from --data-root",
     "fashion": "Fashion-MNIST through torchvision, from --data-root",
 }
 
 
-def load_source(name: str, data_root: Path | None = None, download: bool = False) -> dict[str, BaseImages]:
-    """Load the base image pools of source ``name``."""
+def renderer(name: str) -> str:
+    """The versions, beyond the card, that a source's pixels depend on ("" for a fixed data set)."""
+    if name == "glyphs":
+        from equibench.data import glyphs
+
+        return glyphs.renderer()
+    return ""
+
+
+def load_source(name: str, data_root: Path | None = None, download: bool = False,
+                sizes: Mapping[str, int] | None = None, seed: int = 0) -> dict[str, BaseImages]:
+    """Load the base image pools of source ``name``; a procedural source draws ``sizes[split]``
+    images per split from ``seed``."""
     if name == "digits":
         return embedded_digits()
+    if name == "glyphs":
+        from equibench.data.glyphs import glyph_pools
+
+        return glyph_pools(sizes or {}, seed)
     if name in SOURCES:
         return _torchvision_pools(name, data_root, download)
     raise DataError(f"unknown image source {name!r}; use one of {', '.join(SOURCES)}")

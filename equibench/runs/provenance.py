@@ -28,8 +28,18 @@ def versions() -> dict[str, str | None]:
         "escnn": installed("escnn"),
         "scikit-learn": installed("scikit-learn"),
         "numpy": installed("numpy"),
+        # the glyphs source's pixels: matplotlib ships the fonts, Pillow's FreeType rasterises them
+        "matplotlib": installed("matplotlib"),
+        "pillow": installed("pillow"),
+        "freetype": _freetype(),
         "git_commit": _git_commit(),
     }
+
+
+def _freetype() -> str | None:
+    from PIL import features
+
+    return features.version("freetype2")
 
 
 CODE_PATHS = ["equibench", "plugins", "datasets", "pyproject.toml"]

@@ -1,0 +1,114 @@
+"""The procedural glyph source: determinism, labels, held-out faces, the 18x18 box, a card that builds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageFont
+
+from equibench.data import glyphs
+from equibench.data.cards import load_card, parse_card
+from equibench.data.glyphs import Distortion, draw, glyph_pools, split_generator
+from equibench.data.orbits import load_dataset
+from equibench.progress import progress
+
+UNDISTORTED = Distortion(slant=0.0, log_aspect=0.0, jitter_degrees=0.0, stroke_px=(0.0, 0.0), elastic_px=0.0)
+EVERY_FACE = glyphs.TRAIN_FACES + glyphs.HELD_OUT_FACES
+
+
+def test_the_same_seed_gives_the_same_bytes_and_another_seed_others() -> None:
+    first = draw(glyphs.TRAIN_FACES, 300, split_generator(0, "train"))
+    again = draw(glyphs.TRAIN_FACES, 300, split_generator(0, "train"))
+    other = draw(glyphs.TRAIN_FACES, 300, split_generator(1, "train"))
+    assert torch.equal(first.images, again.images) and torch.equal(first.labels, again.labels)
+    assert (first.images != other.images).flatten(1).any(1).float().mean() > 0.99
+
+
+def _fingerprint(image: np.ndarray) -> np.ndarray:
+    """The ink's bounding box resized to 16x16 and standardised: compares shapes drawn at any size."""
+    ys, xs = np.nonzero(image > 0.5 * image.max())
+    crop = Image.fromarray(image[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1].astype(np.float32))
+    v = np.asarray(crop.resize((16, 16), Image.BILINEAR), dtype=np.float64).ravel()
+    return (v - v.mean()) / v.std()
+
+
+@pytest.mark.parametrize("face", EVERY_FACE)
+def test_each_label_is_the_digit_drawn(face: str) -> None:
+    """Undistorted glyphs are recognised as their label by Pillow's own rendering of the face's
+    digits, nearest by correlation; and every digit appears and looks unlike the others."""
+    font = ImageFont.truetype(str(glyphs.face_path(face)), 64, layout_engine=ImageFont.Layout.BASIC)
+    templates = np.stack([_fingerprint(np.asarray(font.getmask(str(d)), dtype=np.float64)
+                                       .reshape(font.getmask(str(d)).size[::-1])) for d in range(10)])
+    base = draw((face,), 60, split_generator(0, face), UNDISTORTED)
+    assert set(base.labels.tolist()) == set(range(10))
+    found = [int(np.argmax(templates @ _fingerprint(x[0].numpy().astype(np.float64)))) for x in base.images]
+    assert found == base.labels.tolist()
+    distinct = {bytes(x.numpy()) for x in base.images}
+    assert len(distinct) == 10  # one image per digit when nothing is distorted
+
+
+def test_test_faces_are_held_out_of_train_and_fit() -> None:
+    assert not set(glyphs.HELD_OUT_FACES) & set(glyphs.TRAIN_FACES)
+    assert glyphs.SPLIT_FACES == {"train": glyphs.TRAIN_FACES, "fit": glyphs.TRAIN_FACES,
+                                  "test": glyphs.HELD_OUT_FACES}
+    # Undistorted, every image is one of its face's ten: trace each split's images to their faces.
+    face_of = {bytes(x.numpy()): face for face in EVERY_FACE
+               for x in draw((face,), 60, split_generator(0, face), UNDISTORTED).images}
+    pools = glyph_pools({"train": 120, "fit": 60, "test": 60}, seed=0, distortion=UNDISTORTED)
+    used = {split: {face_of[bytes(x.numpy())] for x in pool.images} for split, pool in pools.items()}
+    assert used["test"] <= set(glyphs.HELD_OUT_FACES) and len(used["test"]) > 1
+    assert used["train"] | used["fit"] <= set(glyphs.TRAIN_FACES)
+
+
+def test_every_glyph_is_inside_the_box_and_fills_it() -> None:
+    strong = Distortion(slant=0.4, log_aspect=0.35, jitter_degrees=25.0, stroke_px=(-0.5, 1.0), elastic_px=2.5)
+    for distortion in (glyphs.DISTORTION, strong):
+        ink = draw(EVERY_FACE, 400, split_generator(2, "box"), distortion).images[:, 0] > 0
+        rows, cols = ink.any(2), ink.any(1)
+        margin = (glyphs.CANVAS - glyphs.DIGIT_BOX) // 2
+        inside = slice(margin, margin + glyphs.DIGIT_BOX)
+        assert not rows[:, :margin].any() and not rows[:, inside.stop:].any()
+        assert not cols[:, :margin].any() and not cols[:, inside.stop:].any()
+        height = rows.shape[1] - rows.flip(1).int().argmax(1) - rows.int().argmax(1)
+        width = cols.shape[1] - cols.flip(1).int().argmax(1) - cols.int().argmax(1)
+        extent = torch.maximum(height, width).float()  # the fit leaves room for the margins only
+        assert extent.min() >= glyphs.DIGIT_BOX / 3 and extent.mean() >= 12
+    with pytest.raises(ValueError, match="too strong"):
+        draw(EVERY_FACE, 10, split_generator(2, "box"), Distortion(stroke_px=(3.0, 3.0), elastic_px=3.0))
+
+
+CARD = """
+id = "glyphs-tiny"
+source = "glyphs"
+seed = 5
+[transformation]
+kind = "rot"
+order = 4
+step_degrees = 90.0
+interpolation = "none"
+[splits]
+train = 40
+fit = 12
+test = 12
+"""
+
+
+def test_the_cards_load_and_a_tiny_orbit_dataset_builds(tmp_path, monkeypatch) -> None:
+    for variant in ("rot18", "rot4", "shift7", "scale18", "hue18", "rothue18"):
+        card = load_card(f"glyphs-{variant}")
+        assert card.source == "glyphs" and card.splits["train"] >= 48_000
+    card = parse_card(CARD, "t")
+    dataset = load_dataset(card, tmp_path, progress)
+    pools = glyph_pools(card.splits, card.seed)
+    for name, split in dataset.splits.items():
+        assert split.frames.shape == (card.splits[name], 4, 1, 28, 28)
+        # each orbit holds its base image at step 0, and the splits are the source's pools, in some order
+        base = split.frames[torch.arange(len(split.labels)), (split.steps == 0).int().argmax(1)]
+        key = {bytes(x.numpy()): int(y) for x, y in zip(pools[name].images, pools[name].labels)}
+        assert [key[bytes(x.numpy())] for x in base] == split.labels.tolist()
+    assert load_dataset(card, tmp_path, progress).content_hash == dataset.content_hash
+    # another font or rasteriser version is another cache entry, never the old pixels
+    monkeypatch.setattr(glyphs, "renderer", lambda: "mpl0-pil0-ft0")
+    load_dataset(card, tmp_path, progress)
+    assert len(list((tmp_path / "datasets").glob("glyphs-tiny-*.pt"))) == 2
