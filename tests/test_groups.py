@@ -102,3 +102,20 @@ def test_cyclic_subgroup_is_the_continuous_family_at_multiples(kind, continuous)
     assert torch.allclose(cyclic.embed(cyclic.compose(a, b)), wrap_degrees(family.compose(cyclic.embed(a), cyclic.embed(b))))
     angles = 2 * math.pi * k[:, 0] / 18
     assert torch.allclose(cyclic.features(k)[:, :2], torch.stack([angles.cos(), angles.sin()], 1))
+
+
+def test_smooth_resampling_is_bilinear_grid_sample():
+    """The gather-based bilinear resampling (forward-mode differentiable) is grid_sample's."""
+    from equibench.groups import images
+
+    x = _images(True)
+    angle = torch.linspace(-170, 170, len(x), dtype=torch.float64)
+    shift = torch.linspace(-2.5, 3.5, 2 * len(x), dtype=torch.float64).view(-1, 2)
+    scale = torch.linspace(-0.3, 0.3, len(x), dtype=torch.float64)
+    ours = images.similarity(x, angle, scale, shift, smooth=True)
+    inverse = images.rotation_matrices(torch.deg2rad(angle)) * torch.exp(-scale)[:, None, None]
+    size = torch.tensor([28.0, 28.0], dtype=torch.float64)
+    theta = torch.cat([inverse, -(inverse @ (2 * shift / size)[:, :, None])], dim=2).float()
+    grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
+    reference = torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    assert (ours - reference).abs().max() < 1e-5

@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -21,6 +22,9 @@ from equibench.data.cards import SPLITS, DatasetCard
 from equibench.data.sources import BaseImages, load_source
 from equibench.errors import ConfigError
 from equibench.transforms import Transformation, colourise
+
+if TYPE_CHECKING:
+    from equibench.data.views import ViewDataset
 
 FORMAT = 1  # bump when generation changes, so old caches are not reused
 Progress = Callable[..., Iterable]
@@ -77,11 +81,13 @@ def content_hash(splits: dict[str, OrbitSplit]) -> str:
 
 
 def _draw_bases(card: DatasetCard, pools: dict[str, BaseImages]) -> dict[str, BaseImages]:
-    """Disjoint base images for the three splits: ``train`` from the source's training pool,
-    ``fit`` and ``test`` from its test pool (one shared pool where the source has only one)."""
+    """Disjoint base images for the splits: ``train`` from the source's training pool, ``fit``,
+    ``test`` (and a view dataset's ``test_ood``) from its test pool (one shared pool where the source
+    has only one)."""
     g = torch.Generator().manual_seed(card.seed)
-    plan = [("train", "train"), ("fit", "test"), ("test", "test")] if "test" in pools else [
-        (name, "all") for name in SPLITS]
+    names = card.split_names
+    plan = [(name, "train" if name == "train" else "test") for name in names] if "test" in pools else [
+        (name, "all") for name in names]
     order = {pool: torch.randperm(len(p.labels), generator=g) for pool, p in pools.items()}
     taken = {pool: 0 for pool in pools}
     bases = {}
@@ -128,11 +134,16 @@ def load_dataset(
     progress: Progress,
     data_root: Path | None = None,
     download: bool = False,
-) -> OrbitDataset:
-    """Load the dataset of ``card`` from the cache, or generate and cache it.
+) -> OrbitDataset | ViewDataset:
+    """Load the dataset of ``card`` from the cache, or generate and cache it (a view card's:
+    :func:`equibench.data.views.load_views`).
 
     A cached file whose content no longer matches its recorded hash is regenerated.
     """
+    if card.views is not None:
+        from equibench.data.views import load_views  # views builds on this module
+
+        return load_views(card, cache_dir, progress, data_root, download)
     path = _cache_path(card, cache_dir)
     if path.is_file():
         stored = torch.load(path, weights_only=True)

@@ -63,12 +63,17 @@ class Family(ABC):
         """The element g with ``g . (a . x) = b . x``."""
         return self.compose(b, self.inverse(a))
 
-    def features(self, elements: torch.Tensor) -> torch.Tensor:
-        """``[n, F]``: each angle as (cos, sin), each other parameter as it is."""
+    def features(self, elements: torch.Tensor, harmonics: int = 1) -> torch.Tensor:
+        """``[n, F]``: each angle as (cos m a, sin m a) for m = 1..harmonics, each other parameter as
+        it is."""
         columns = []
         for i, p in enumerate(self.parameters):
             value = elements[:, i].double()
-            columns += [torch.deg2rad(value).cos(), torch.deg2rad(value).sin()] if p.angle else [value]
+            if not p.angle:
+                columns.append(value)
+                continue
+            for m in range(1, harmonics + 1):
+                columns += [torch.deg2rad(m * value).cos(), torch.deg2rad(m * value).sin()]
         return torch.stack(columns, dim=1)
 
     def sample(self, n: int, ranges: dict[str, Sequence[Sequence[float]]], generator: torch.Generator) -> torch.Tensor:
@@ -264,10 +269,7 @@ class Cyclic(Family):
         return torch.remainder(-a, self.order)
 
     def features(self, elements: torch.Tensor) -> torch.Tensor:
-        """The angle 2 pi k / N as (cos, sin), once per factor of the transformation (2 for
-        rotation together with hue)."""
-        angle = 2 * math.pi * elements.reshape(-1).double() / self.order
-        return torch.stack([angle.cos(), angle.sin()] * self.transformation.factors, dim=1)
+        return cyclic_features(elements.reshape(-1), self.order, self.transformation.factors)
 
     def act(self, x, elements, smooth=False):
         return self.transformation.apply(x, elements.reshape(-1).long())
@@ -276,6 +278,30 @@ class Cyclic(Family):
         """The elements as those of the continuous family (rotation and hue: degrees)."""
         degrees = wrap_degrees(elements.double() * 360.0 / self.order)
         return degrees.repeat(1, self.transformation.factors)
+
+
+def cyclic_features(steps: torch.Tensor, order: int, factors: int) -> torch.Tensor:
+    """The angle 2 pi k / N of each step k as (cos, sin), once per factor of a cyclic transformation
+    (2 for rotation together with hue): ``[n, 2 * factors]``."""
+    angle = 2 * math.pi * steps.double() / order
+    return torch.stack([angle.cos(), angle.sin()] * factors, dim=1)
+
+
+GENERATORS = ("rot", "tx", "ty", "scale", "hue")  # the one-parameter subgroups of the Lie derivative
+
+
+def flow(name: str, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """``exp(t X) . x`` along the one-parameter subgroup ``name`` of :data:`GENERATORS`, smooth
+    (bilinear, unclamped) so that forward-mode autodiff can follow t: radians for ``rot`` and
+    ``hue`` (hue as the rotation of RGB about the grey axis), pixels for ``tx`` (right) and ``ty``
+    (down), the natural log of the zoom for ``scale``."""
+    t = t.expand(len(x))
+    zero = torch.zeros_like(t)
+    if name == "hue":
+        return images.grey_axis_rotation(x, t)
+    shift = {"tx": (t, zero), "ty": (zero, t)}.get(name, (zero, zero))
+    angle = torch.rad2deg(t) if name == "rot" else zero
+    return images.similarity(x, angle, t if name == "scale" else zero, torch.stack(shift, dim=1), smooth=True)
 
 
 FAMILIES = {"so2": lambda: Rotation(), "translation": lambda: Translation(torus=False),

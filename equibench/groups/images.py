@@ -36,9 +36,29 @@ def resample(x: torch.Tensor, matrix: torch.Tensor, offset: torch.Tensor, smooth
     (normalised coordinates); zeros outside the frame."""
     theta = torch.cat([matrix, offset[:, :, None]], dim=2).to(x)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    mode = "bilinear" if smooth else "bicubic"
-    out = F.grid_sample(x, grid, mode=mode, padding_mode="zeros", align_corners=False)
-    return out if smooth else out.clamp(0.0, 1.0)
+    if smooth:
+        return bilinear(x, grid)
+    return F.grid_sample(x, grid, mode="bicubic", padding_mode="zeros", align_corners=False).clamp(0.0, 1.0)
+
+
+def bilinear(x: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """``grid_sample(x, grid, "bilinear", zeros, align_corners=False)`` written with gathers, because
+    ``grid_sample`` has no forward-mode derivative: the weights are differentiable in the grid."""
+    height, width = x.shape[-2:]
+    col = ((grid[..., 0] + 1) * width - 1) / 2  # pixel coordinates [B, H', W']
+    row = ((grid[..., 1] + 1) * height - 1) / 2
+    left, top = col.detach().floor(), row.detach().floor()
+    down, right = row - top, col - left  # in [0, 1), with the derivatives of row and col
+    flat = x.flatten(2)  # [B, C, H * W]
+    out = 0
+    for dr, dc in ((0, 0), (0, 1), (1, 0), (1, 1)):
+        r, c = top + dr, left + dc
+        weight = (down if dr else 1 - down) * (right if dc else 1 - right)
+        inside = (r >= 0) & (r < height) & (c >= 0) & (c < width)
+        index = (r.clamp(0, height - 1) * width + c.clamp(0, width - 1)).long().flatten(1)
+        values = flat.gather(2, index[:, None, :].expand(-1, x.shape[1], -1)).view(*x.shape[:2], *r.shape[1:])
+        out = out + values * (weight * inside)[:, None]
+    return out
 
 
 def similarity(x: torch.Tensor, degrees: torch.Tensor, log_scale: torch.Tensor, shift_px: torch.Tensor,
