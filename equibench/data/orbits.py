@@ -11,33 +11,28 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 
 from equibench.atomic import atomic_path
-from equibench.data.cards import SPLITS, DatasetCard
+from equibench.data.cards import DatasetCard
 from equibench.data.sources import BaseImages, load_source
 from equibench.errors import ConfigError
 from equibench.transforms import Transformation, colourise
-
-if TYPE_CHECKING:
-    from equibench.data.views import ViewDataset
 
 FORMAT = 1  # bump when generation changes, so old caches are not reused
 Progress = Callable[..., Iterable]
 
 
 @dataclass(frozen=True)
-class OrbitSplit:
-    """Sequences of one split: ``frames`` uint8 ``[S, N, C, H, W]``, ``labels`` ``[S]``, and
-    ``steps`` ``[S, N]``, the group element k of each frame relative to its base image."""
+class Split:
+    """Views of one split: ``frames`` uint8 ``[S, V, C, H, W]`` and ``labels`` ``[S]``; a subclass adds
+    the element of every view."""
 
     frames: torch.Tensor
     labels: torch.Tensor
-    steps: torch.Tensor
 
     @property
     def num_sequences(self) -> int:
@@ -51,10 +46,22 @@ class OrbitSplit:
         """All frames as floats in [0, 1], flattened over sequences: ``[S * N, C, H, W]``."""
         return self.sequences().flatten(0, 1)
 
+    def tensors(self) -> tuple[torch.Tensor, ...]:
+        """Every stored tensor, in field order: what is hashed and cached."""
+        return tuple(getattr(self, f.name) for f in fields(self))
+
+
+@dataclass(frozen=True)
+class OrbitSplit(Split):
+    """Sequences of one split, with ``steps`` ``[S, N]``, the group element k of each frame relative
+    to its base image."""
+
+    steps: torch.Tensor
+
 
 @dataclass(frozen=True)
 class OrbitDataset:
-    """A transformation dataset: its card, its transformation and its three splits."""
+    """A transformation dataset: its card, its transformation and its splits."""
 
     card: DatasetCard
     transformation: Transformation
@@ -70,12 +77,11 @@ class OrbitDataset:
         return int(max(s.labels.max() for s in self.splits.values())) + 1
 
 
-def content_hash(splits: dict[str, OrbitSplit]) -> str:
-    """sha256 over every split's frames, labels and steps, in split order."""
+def content_hash(splits: dict[str, Split]) -> str:
+    """sha256 over every split's tensors (frames, labels, the elements), in split order."""
     digest = hashlib.sha256()
-    for name in SPLITS:
-        split = splits[name]
-        for tensor in (split.frames, split.labels, split.steps):
+    for split in splits.values():
+        for tensor in split.tensors():
             digest.update(tensor.contiguous().numpy().tobytes())
     return digest.hexdigest()
 
@@ -128,31 +134,35 @@ def _cache_path(card: DatasetCard, cache_dir: Path) -> Path:
     return cache_dir / "datasets" / f"{card.id}-{card.hash}-v{FORMAT}.pt"
 
 
+def cached(path: Path, card: DatasetCard, split_type: type[Split], dataset_type: type[OrbitDataset],
+           build: Callable[[], OrbitDataset]) -> OrbitDataset:
+    """The dataset cached at ``path``, or ``build()`` it and cache it. A cached file whose content no
+    longer matches its recorded hash is rebuilt."""
+    if path.is_file():
+        stored = torch.load(path, weights_only=True)
+        splits = {name: split_type(*stored[name]) for name in card.split_names}
+        if content_hash(splits) == stored["content_hash"]:
+            return dataset_type(card, card.build_transformation(), splits, stored["content_hash"])
+    dataset = build()
+    payload = {name: s.tensors() for name, s in dataset.splits.items()}
+    payload["content_hash"] = dataset.content_hash
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return dataset
+
+
 def load_dataset(
     card: DatasetCard,
     cache_dir: Path,
     progress: Progress,
     data_root: Path | None = None,
     download: bool = False,
-) -> OrbitDataset | ViewDataset:
+) -> OrbitDataset:
     """Load the dataset of ``card`` from the cache, or generate and cache it (a view card's:
-    :func:`equibench.data.views.load_views`).
-
-    A cached file whose content no longer matches its recorded hash is regenerated.
-    """
+    :func:`equibench.data.views.load_views`)."""
     if card.views is not None:
         from equibench.data.views import load_views  # views builds on this module
 
         return load_views(card, cache_dir, progress, data_root, download)
-    path = _cache_path(card, cache_dir)
-    if path.is_file():
-        stored = torch.load(path, weights_only=True)
-        splits = {name: OrbitSplit(*stored[name]) for name in SPLITS}
-        if content_hash(splits) == stored["content_hash"]:
-            return OrbitDataset(card, card.build_transformation(), splits, stored["content_hash"])
-    dataset = generate(card, load_source(card.source, data_root, download), progress)
-    payload = {name: (s.frames, s.labels, s.steps) for name, s in dataset.splits.items()}
-    payload["content_hash"] = dataset.content_hash
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-    return dataset
+    return cached(_cache_path(card, cache_dir), card, OrbitSplit, OrbitDataset,
+                  lambda: generate(card, load_source(card.source, data_root, download), progress))

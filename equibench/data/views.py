@@ -12,15 +12,13 @@ tensor; generated datasets are cached under the card's hash, as orbit datasets a
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from equibench.atomic import atomic_path
 from equibench.data.cards import OOD, DatasetCard
-from equibench.data.orbits import Progress, _draw_bases
+from equibench.data.orbits import OrbitDataset, Progress, Split, _draw_bases, cached, content_hash
 from equibench.data.sources import BaseImages, load_source
 from equibench.groups import Family
 from equibench.transforms import colourise
@@ -30,57 +28,20 @@ CHUNK = 256  # base images transformed per call
 
 
 @dataclass(frozen=True)
-class ViewSplit:
-    """Views of one split: ``frames`` uint8 ``[S, V, C, H, W]``, ``labels`` ``[S]``, and ``elements``
-    float64 ``[S, V, p]``, the element of each view relative to its base image."""
+class ViewSplit(Split):
+    """Views of one split, with ``elements`` float64 ``[S, V, p]``, the element of each view relative to
+    its base image."""
 
-    frames: torch.Tensor
-    labels: torch.Tensor
     elements: torch.Tensor
 
-    @property
-    def num_sequences(self) -> int:
-        return self.frames.shape[0]
 
-    def sequences(self) -> torch.Tensor:
-        """All views as floats in [0, 1], ``[S, V, C, H, W]``."""
-        return self.frames.float().div_(255.0)
-
-    def images(self) -> torch.Tensor:
-        """All views as floats in [0, 1], flattened: ``[S * V, C, H, W]``."""
-        return self.sequences().flatten(0, 1)
-
-
-@dataclass(frozen=True)
-class ViewDataset:
-    """A view dataset: its card, its family and its splits (``test_ood`` where the card has one)."""
-
-    card: DatasetCard
-    family: Family
-    splits: dict[str, ViewSplit]
-    content_hash: str
+class ViewDataset(OrbitDataset):
+    """A view dataset: its card, its family (``transformation``, what models are told through
+    ``DataSpec``) and its splits (``test_ood`` where the card has one)."""
 
     @property
-    def transformation(self) -> Family:
-        """What models are told the dataset's transformation is (``DataSpec.transformation``)."""
-        return self.family
-
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        return tuple(self.splits["test"].frames.shape[2:])
-
-    @property
-    def num_classes(self) -> int:
-        return int(max(s.labels.max() for s in self.splits.values())) + 1
-
-
-def content_hash(splits: dict[str, ViewSplit]) -> str:
-    """sha256 over every split's frames, labels and elements, in split order."""
-    digest = hashlib.sha256()
-    for split in splits.values():
-        for tensor in (split.frames, split.labels, split.elements):
-            digest.update(tensor.contiguous().numpy().tobytes())
-    return digest.hexdigest()
+    def family(self) -> Family:
+        return self.transformation
 
 
 def generate(card: DatasetCard, pools: dict[str, BaseImages], progress: Progress) -> ViewDataset:
@@ -106,14 +67,5 @@ def load_views(card: DatasetCard, cache_dir: Path, progress: Progress, data_root
                download: bool = False) -> ViewDataset:
     """Load the view dataset of ``card`` from the cache, or generate and cache it."""
     path = cache_dir / "datasets" / f"{card.id}-{card.hash}-views-v{FORMAT}.pt"
-    if path.is_file():
-        stored = torch.load(path, weights_only=True)
-        splits = {name: ViewSplit(*stored[name]) for name in card.split_names}
-        if content_hash(splits) == stored["content_hash"]:
-            return ViewDataset(card, card.build_transformation(), splits, stored["content_hash"])
-    dataset = generate(card, load_source(card.source, data_root, download), progress)
-    payload = {name: (s.frames, s.labels, s.elements) for name, s in dataset.splits.items()}
-    payload["content_hash"] = dataset.content_hash
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-    return dataset
+    return cached(path, card, ViewSplit, ViewDataset,
+                  lambda: generate(card, load_source(card.source, data_root, download), progress))
