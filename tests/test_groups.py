@@ -119,3 +119,12 @@ def test_smooth_resampling_is_bilinear_grid_sample():
     grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
     reference = torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     assert (ours - reference).abs().max() < 1e-5
+
+
+def test_features_are_cos_and_sin_of_each_angle_and_other_parameters_as_they_are():
+    similarity = build_family("similarity")
+    e = torch.tensor([[90.0, 0.1, -2.0, 3.0]], dtype=torch.float64)
+    assert torch.allclose(similarity.features(e), torch.tensor([[0.0, 1.0, 0.1, -2.0, 3.0]], dtype=torch.float64),
+                          atol=1e-12)
+    second = build_family("so2").features(torch.tensor([[90.0]], dtype=torch.float64), harmonics=2)
+    assert torch.allclose(second, torch.tensor([[0.0, 1.0, -1.0, 0.0]], dtype=torch.float64), atol=1e-12)

@@ -182,3 +182,23 @@ def test_a_c8_steerable_network_is_more_rotation_invariant_than_a_plain_cnn_of_t
     equivariant = lie.lie_derivative(c8, x, "rot", spread_c8)
     ordinary = lie.lie_derivative(plain, x, "rot", spread_plain)
     assert equivariant < 0.6 * ordinary, (equivariant, ordinary)
+
+
+def test_the_conditioned_fitted_operator_recovers_a_rotation_of_the_code():
+    """Codes that turn with the view's angle, (r cos(a + phase), r sin(a + phase)): rho(g) is the
+    rotation by g's angle, linear in (cos, sin) of g, and the fitted M(g) must find it."""
+    from equibench.groups import build_family
+    from equibench.metrics.fitted import fit_conditional
+
+    family = build_family("so2")
+    g = torch.Generator().manual_seed(0)
+
+    def codes(count: int):
+        angles = family.sample(count * 6, {"angle": [-180, 180]}, g).view(count, 6, 1)
+        r, phase = 1 + torch.rand(count, 1, generator=g), 6.3 * torch.rand(count, 1, generator=g)
+        a = torch.deg2rad(angles[..., 0]) + phase
+        return torch.stack([r * a.cos(), r * a.sin()], dim=-1).double(), ViewPairs(family, angles)
+
+    (w_fit, fit_pairs), (w_test, test_pairs) = codes(50), codes(40)
+    scores = score_operator(w_test, fit_conditional(w_fit, fit_pairs), test_pairs)
+    assert scores.values["commutativity"] < 1e-6 and scores.values["h1_orbit"] > 0.99
