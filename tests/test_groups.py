@@ -128,3 +128,11 @@ def test_features_are_cos_and_sin_of_each_angle_and_other_parameters_as_they_are
                           atol=1e-12)
     second = build_family("so2").features(torch.tensor([[90.0]], dtype=torch.float64), harmonics=2)
     assert torch.allclose(second, torch.tensor([[0.0, 1.0, -1.0, 0.0]], dtype=torch.float64), atol=1e-12)
+
+
+def test_half_pixel_torus_shift_is_the_mean_of_the_two_nearest_rolls():
+    x = _images(False, 1)
+    half = build_family("torus").act(x, torch.tensor([[0.5, -1.5]], dtype=torch.float64))
+    rows = (x.roll(-1, dims=-2) + x.roll(-2, dims=-2)) / 2  # dy = -1.5: between -1 and -2
+    expected = (rows + rows.roll(1, dims=-1)) / 2  # dx = 0.5: between 0 and 1
+    assert (half - expected).abs().max() < 1e-6
