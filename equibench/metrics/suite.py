@@ -147,15 +147,20 @@ def _score(ev: Evaluation, name: str, suffix: str, z: torch.Tensor, op: Callable
 @dataclass
 class Fitted:
     """What is fitted on ``fit`` and scored on every test split: whitening, fitted operators (a
-    finite group's maps M_k, or a view dataset's conditioned operators), the heads' standardiser."""
+    finite group's maps M_k, or a view dataset's conditioned operators), the heads' standardiser and
+    their training data (standardised codes ``x``, labels, pairs)."""
 
     whiten: Whitener
     operators: dict[str, Callable]
     maps: dict[int, torch.Tensor] | None
     scale: Callable
+    x: Any
+    labels: torch.Tensor
+    pairs: CyclicPairs | ViewPairs
 
 
-def _fit(ev: Evaluation, model_seed: int, z_fit: torch.Tensor, fit_pairs: CyclicPairs | ViewPairs) -> Fitted:
+def _fit(ev: Evaluation, model_seed: int, z_fit: torch.Tensor, labels: torch.Tensor,
+         fit_pairs: CyclicPairs | ViewPairs) -> Fitted:
     with ev.watch.stage("commutativity_fitted"):
         whiten = Whitener.fit(z_fit)
         w_fit = whiten(z_fit)
@@ -170,12 +175,11 @@ def _fit(ev: Evaluation, model_seed: int, z_fit: torch.Tensor, fit_pairs: Cyclic
             operators["_fitted_mlp"] = fit_conditional_mlp(w_fit, fit_pairs, model_seed)
     with ev.watch.stage("standardise"):
         scale = standardiser(z_fit)
-    return Fitted(whiten, operators, maps, scale)
+    return Fitted(whiten, operators, maps, scale, scale(z_fit), labels, fit_pairs)
 
 
-def _score_split(ev: Evaluation, declared: dict[str, Callable | None], fitted: Fitted, z_fit: torch.Tensor,
-                 z: torch.Tensor, fit: Any, test: Any, fit_pairs: Any, pairs: Any, seed: int, split: str,
-                 num_classes: int) -> None:
+def _score_split(ev: Evaluation, declared: dict[str, Callable | None], fitted: Fitted, z: torch.Tensor,
+                 labels: torch.Tensor, pairs: CyclicPairs | ViewPairs, seed: int, split: str, classes: int) -> None:
     """Every metric of :data:`SCORED_ON_TEST` on one test split (codes ``z``), keys ending ``split``."""
     m = ev.metrics
     for suffix, op in declared.items():
@@ -194,12 +198,12 @@ def _score_split(ev: Evaluation, declared: dict[str, Callable | None], fitted: F
             ev.chance["transform_accuracy" + split] = 1 / (pairs.order - 1)
     else:
         ev.null_reasons.update({"homomorphism": CYCLIC_ONLY, "transform_accuracy" + split: CYCLIC_ONLY})
-    x_fit, x = fitted.scale(z_fit), fitted.scale(z)
+    x = fitted.scale(z)
     with ev.watch.stage("transform_r2" + split):
-        m.update({k + split: v for k, v in transform_r2(x_fit, x, fit_pairs, pairs, seed).items()})
+        m.update({k + split: v for k, v in transform_r2(fitted.x, x, fitted.pairs, pairs, seed).items()})
     with ev.watch.stage("probe_accuracy" + split):
-        m["probe_accuracy" + split] = probe_accuracy(x_fit, fit.labels, x, test.labels, seed)
-        ev.chance["probe_accuracy" + split] = 1 / num_classes
+        m["probe_accuracy" + split] = probe_accuracy(fitted.x, fitted.labels, x, labels, seed)
+        ev.chance["probe_accuracy" + split] = 1 / classes
 
 
 def _lie(ev: Evaluation, model: Encoder, plugin: str, data: Any, spread: float) -> None:
@@ -265,9 +269,9 @@ def evaluate(model: Encoder, plugin: str, data: OrbitDataset | ViewDataset, prog
             if op is None:
                 ev.null_reasons[f"commutativity{suffix}"] = ("the model declares no operator" if not suffix else
                                                              f"no capsules of size {t.order}")
-        fitted = _fit(ev, seed, z_fit, fit_pairs)
+        fitted = _fit(ev, seed, z_fit, fit.labels, fit_pairs)
         for split, name in tests.items():
-            _score_split(ev, declared, fitted, z_fit, z_tests[split], fit, data.splits[name], fit_pairs,
+            _score_split(ev, declared, fitted, z_tests[split], data.splits[name].labels,
                          pairs_of(data.splits[name], t), seed, split, data.num_classes)
         with ev.watch.stage("participation_ratio"):
             m["participation_ratio"] = participation_ratio(z_test)
