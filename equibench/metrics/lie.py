@@ -39,7 +39,8 @@ def lie_derivative(encode: Callable[[torch.Tensor], torch.Tensor], x: torch.Tens
     """``E ||L_X f(x)||^2 / spread`` along the subgroup ``name``, with rho the identity or the
     declared ``generator`` A (``L_X f = J_f (X . x) - A f(x)``)."""
     zero, one = torch.zeros((), dtype=x.dtype, device=x.device), torch.ones((), dtype=x.dtype, device=x.device)
-    z, derivative = torch.func.jvp(lambda t: encode(flow(name, x, t)), (zero,), (one,))
+    with torch.no_grad():  # forward mode only: no graph for the weights' gradients
+        z, derivative = torch.func.jvp(lambda t: encode(flow(name, x, t)), (zero,), (one,))
     if not derivative.any():
         raise NotMeasurable("its derivative is exactly zero: encode() detaches, rounds or is piecewise constant")
     if generator is not None:
