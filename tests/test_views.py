@@ -202,3 +202,20 @@ def test_the_conditioned_fitted_operator_recovers_a_rotation_of_the_code():
     (w_fit, fit_pairs), (w_test, test_pairs) = codes(50), codes(40)
     scores = score_operator(w_test, fit_conditional(w_fit, fit_pairs), test_pairs)
     assert scores.values["commutativity"] < 1e-6 and scores.values["h1_orbit"] > 0.99
+
+
+def test_a_view_card_file_runs_through_the_cli_and_into_the_leaderboard(tmp_path):
+    import json
+
+    from equibench.cli import main
+
+    card = tmp_path / "tiny-so2-views.toml"
+    card.write_text(CARD.format(kind="so2", interpolation="bicubic", train=TRAIN["so2"],
+                                ood='[views.ood]\nangle = [[-180.0, -90.0], [90.0, 180.0]]', ood_count="test_ood = 30")
+                    .replace('id = "tiny-so2"', 'id = "tiny-so2-views"'))
+    assert main(["run", "--model", "pixels", "--dataset", str(card), "--out", str(tmp_path / "records")]) == 0
+    record = json.loads(next((tmp_path / "records").glob("*.json")).read_text())
+    assert record["metrics"]["commutativity_ood"] < 0.05 and record["curves"] == {}
+    assert main(["leaderboard", "--results", str(tmp_path / "records"), "--out", str(tmp_path / "board")]) == 0
+    assert "tiny-so2-views" in (tmp_path / "board" / "README.md").read_text()
+    assert not list((tmp_path / "board" / "plots").glob("curves-*.png")), "a view dataset has no per-k curves"
