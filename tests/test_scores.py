@@ -141,3 +141,14 @@ def test_pooled_r2_uses_one_mean_over_every_entry() -> None:
     predicted = torch.tensor([[1.0, 10.0], [1.0, 10.0]]).numpy()
     # SS_res = 2; grand mean 5.5, SS_tot = 5.5^2 + 3.5^2 + 2 * 4.5^2 = 83
     assert r2_pooled(y, predicted) == pytest.approx(1 - 2 / 83)
+
+
+def test_pure_noise_scores_chance_on_retrieval_and_zero_r2() -> None:
+    """i.i.d. noise per view: no operator carries one view to another, and nothing tells g."""
+    g = torch.Generator().manual_seed(2)
+    z_fit, z_test = (torch.randn(300, 18, 16, generator=g) for _ in range(2))
+    scores = score_operator(z_test, capsule_roll(1, 16), CyclicPairs(300, 18))
+    assert scores.values["h1_orbit"] == pytest.approx(1 / 18, abs=0.01)
+    assert scores.values["mrr_orbit"] == pytest.approx(chance(18)["mrr"], abs=0.01)
+    assert scores.values["commutativity"] > 1.5
+    assert all(value <= 0.05 for value in _r2(z_fit, z_test).values())
