@@ -1,7 +1,7 @@
 """Reference encoders that validate the metric suite: pixels, PCA and a random MLP.
 
 They are not contenders but calibration points: ``pixels`` declares the image-space action as
-its operator and must score zero on exact actions; ``random-mlp`` is rich but structureless, so
+its operator (and its generators) and must score zero on exact actions; ``random-mlp`` is rich but structureless, so
 its fitted-operator error marks what "no equivariance" looks like; ``pca`` is a linear code
 fitted on the training images.
 """
@@ -14,8 +14,10 @@ import torch
 from sklearn.decomposition import PCA
 
 from equibench.data.orbits import OrbitSplit
+from equibench.groups import Family
+from equibench.groups.families import flow
 from equibench.models import DataSpec, Encoder, Operator
-from equibench.models.encoder import Progress
+from equibench.models.encoder import Generator, Progress
 from equibench.transforms import Transformation
 
 
@@ -26,15 +28,29 @@ class Pixels(Encoder):
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         return images.flatten(1)
 
-    def operator(self, transformation: Transformation) -> Operator | None:
+    def operator(self, transformation: Transformation | Family) -> Operator | None:
+        """The image action itself: the cyclic step k, or any element of a view dataset's family."""
+        shape = self.spec.image_shape
+        if isinstance(transformation, Family):
+            return lambda z, g: transformation.act(z.unflatten(1, shape), g).flatten(1)
         if not transformation.group_action:
             return None
-        shape = self.spec.image_shape
 
         def act(z: torch.Tensor, k: int) -> torch.Tensor:
             return transformation.apply(z.unflatten(1, shape), k).flatten(1)
 
         return act
+
+    def generator(self, transformation: Transformation | Family, name: str) -> Generator | None:
+        """The image-space generator X . z of every one-parameter subgroup (the same bilinear flow
+        the Lie derivative follows), whatever the dataset."""
+        shape = self.spec.image_shape
+
+        def apply(z: torch.Tensor) -> torch.Tensor:
+            zero, one = torch.zeros((), dtype=z.dtype), torch.ones((), dtype=z.dtype)
+            return torch.func.jvp(lambda t: flow(name, z.unflatten(1, shape), t).flatten(1), (zero,), (one,))[1]
+
+        return apply
 
 
 class PrincipalComponents(Encoder):

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from equibench.errors import ConfigError
 from equibench.models import DataSpec, Operator
 from equibench.models.operators import capsule_roll
 from equibench.transforms import Transformation
@@ -38,6 +39,9 @@ class TVAE(VAE):
 
     def build(self) -> SequenceVAE:
         c = self.config
+        if self.spec.order is None:
+            raise ConfigError(f"tvae learns from orbits (sequences of frames); {self.spec.dataset} is a view "
+                              "dataset: use an orbit dataset such as digits-rot18")
         window, shifting = time_window(c["variant"], self.spec.order)
         layer = Topographic(c["capsules"], c["capsule_dim"], window, c["kernel"], shifting, c["mu_init"])
         return SequenceVAE(self.spec.image_shape, self.latent_dim, c["hidden"], layer)

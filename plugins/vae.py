@@ -185,17 +185,21 @@ def make_optimizer(params: Iterable[nn.Parameter], config: dict[str, Any]) -> to
         return make()
 
 
+VIEW_CAPSULE_DIM = 18  # a view dataset has no order: capsules as on the 18-step orbit datasets
+
+
 def base_config(profile: str, spec: DataSpec) -> dict[str, Any]:
     """Settings shared by the VAE and the TVAE. Capsules have the dataset's order N as their
     dimension, and as many of them as keep the latent size near the profile's."""
     latent = PAPER_LATENT if profile == "paper" else QUICK_LATENT
-    capsules = max(1, round(latent / spec.order))
-    d = capsules * spec.order
+    order = spec.order or VIEW_CAPSULE_DIM
+    capsules = max(1, round(latent / order))
+    d = capsules * order
     if profile == "paper":
-        return {"capsules": capsules, "capsule_dim": spec.order, "hidden": [3 * d, 2 * d],
+        return {"capsules": capsules, "capsule_dim": order, "hidden": [3 * d, 2 * d],
                 "optimizer": "sgd", "lr": 1e-4, "momentum": 0.9, "batch_sequences": 8, "epochs": 100,
                 "is_samples": 10}
-    return {"capsules": capsules, "capsule_dim": spec.order, "hidden": [512, 256],
+    return {"capsules": capsules, "capsule_dim": order, "hidden": [512, 256],
             "optimizer": "adam", "lr": 1e-3, "momentum": 0.9, "batch_sequences": 16, "epochs": 60,
             "is_samples": 10}
 

@@ -51,7 +51,7 @@ def test_each_label_is_the_digit_drawn(face: str) -> None:
 def test_test_faces_are_held_out_of_train_and_fit() -> None:
     assert not set(glyphs.HELD_OUT_FACES) & set(glyphs.TRAIN_FACES)
     assert glyphs.SPLIT_FACES == {"train": glyphs.TRAIN_FACES, "fit": glyphs.TRAIN_FACES,
-                                  "test": glyphs.HELD_OUT_FACES}
+                                  "test": glyphs.HELD_OUT_FACES, "test_ood": glyphs.HELD_OUT_FACES}
     # Undistorted, every image is one of its face's ten: trace each split's images to their faces.
     face_of = {bytes(x.numpy()): face for face in EVERY_FACE
                for x in draw((face,), 60, split_generator(0, face), UNDISTORTED).images}

@@ -1,7 +1,10 @@
 """Dataset cards: the TOML file that defines a transformation dataset, one per dataset id.
 
 A card names the source, the transformation (kind, order N, step, interpolation), the number
-of base images in each split and the seed. The built-in cards live in the repository's
+of base images in each split and the seed. A *view* card (a ``[views]`` table) names a continuous
+family instead (:func:`equibench.groups.build_family`), the number of views of each base image and
+the distribution of their elements; its ``[views.ood]`` table, if any, is the distribution of a
+fourth split ``test_ood`` (see :mod:`equibench.data.views`). The built-in cards live in the repository's
 ``datasets/`` folder (shipped inside the package as ``equibench.cards``); a path to any other
 card file works wherever a dataset id does. A card is checked against the transformation it
 builds, so a card cannot state a step or an interpolation that the code does not perform.
@@ -19,9 +22,11 @@ from typing import Any
 
 from equibench.data.sources import SOURCES
 from equibench.errors import ConfigError
+from equibench.groups import Family, build_family
 from equibench.transforms import Transformation, build_transformation
 
 SPLITS = ("train", "fit", "test")
+OOD = "test_ood"  # the out-of-distribution test split of a view dataset with a [views.ood] table
 
 
 @dataclass(frozen=True)
@@ -34,14 +39,26 @@ class DatasetCard:
     seed: int
     transformation: dict[str, Any]
     splits: dict[str, int]
+    views: dict[str, Any] | None = None  # view datasets only: count, train and ood distributions
 
     @property
     def hash(self) -> str:
-        """Hash of the card's content: the cache key of the generated dataset."""
-        blob = json.dumps(asdict(self), sort_keys=True).encode()
+        """Hash of the card's content: the cache key of the generated dataset (an orbit card's
+        hash is what it was before view cards existed)."""
+        content = asdict(self)
+        if self.views is None:
+            del content["views"]
+        blob = json.dumps(content, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
-    def build_transformation(self) -> Transformation:
+    @property
+    def split_names(self) -> tuple[str, ...]:
+        return (*SPLITS, OOD) if self.views is not None and "ood" in self.views else SPLITS
+
+    def build_transformation(self) -> Transformation | Family:
+        """The cyclic transformation of an orbit card, the family of a view card."""
+        if self.views is not None:
+            return build_family(str(self.transformation.get("kind", "")))
         return build_transformation(self.transformation)
 
 
@@ -49,8 +66,10 @@ def _check(card: DatasetCard, where: str) -> DatasetCard:
     if card.source not in SOURCES:
         raise ConfigError(f"{where}: unknown source {card.source!r}; use one of {', '.join(SOURCES)}")
     t = card.build_transformation()
+    if card.views is not None:
+        _check_views(card.views, t, where)
     stated = card.transformation.get("step_degrees")
-    if stated is not None and abs(float(stated) - 360.0 / t.order) > 1e-9:
+    if stated is not None and (t.order is None or abs(float(stated) - 360.0 / t.order) > 1e-9):
         raise ConfigError(f"{where}: step_degrees {stated} is not 360/{t.order}")
     if card.transformation.get("interpolation") != t.interpolation:
         raise ConfigError(f"{where}: this transformation's interpolation is {t.interpolation!r}")
@@ -64,8 +83,9 @@ FIELDS: dict[str, tuple[type, str]] = {  # field -> (TOML type, how the error na
     "seed": (int, "an integer"),
     "transformation": (dict, "a table [transformation]"),
     "splits": (dict, "a table [splits]"),
+    "views": (dict, "a table [views]"),
 }
-OPTIONAL = {"description"}
+OPTIONAL = {"description", "views"}
 TRANSFORMATION_FIELDS = {"kind": (str, "a string"), "order": (int, "an integer")}
 
 
@@ -84,16 +104,36 @@ def _problems(table: dict[str, Any], fields: dict[str, tuple[type, str]], prefix
 def _field_problems(raw: dict[str, Any]) -> list[str]:
     found = _problems(raw, FIELDS)
     found += [f"unknown field '{key}'" for key in raw if key not in FIELDS]
-    if isinstance(raw.get("transformation"), dict):
-        found += _problems(raw["transformation"], TRANSFORMATION_FIELDS, "transformation.")
+    if isinstance(raw.get("transformation"), dict):  # a view card's family has no order
+        fields = {"kind": TRANSFORMATION_FIELDS["kind"]} if "views" in raw else TRANSFORMATION_FIELDS
+        found += _problems(raw["transformation"], fields, "transformation.")
     if isinstance(raw.get("splits"), dict):
         splits = raw["splits"]
-        found += [f"field 'splits.{key}' is missing (a positive integer)" for key in SPLITS if key not in splits]
+        names = (*SPLITS, OOD) if isinstance(raw.get("views"), dict) and "ood" in raw["views"] else SPLITS
+        found += [f"field 'splits.{key}' is missing (a positive integer)" for key in names if key not in splits]
         found += [f"field 'splits.{key}' must be a positive integer, got {value!r}" for key, value in splits.items()
-                  if key in SPLITS and (not isinstance(value, int) or isinstance(value, bool) or value < 1)]
-        found += [f"unknown split 'splits.{key}' (the splits are {', '.join(SPLITS)})"
-                  for key in splits if key not in SPLITS]
+                  if key in names and (not isinstance(value, int) or isinstance(value, bool) or value < 1)]
+        found += [f"unknown split 'splits.{key}' (the splits are {', '.join(names)})"
+                  for key in splits if key not in names]
     return found
+
+
+def _check_views(views: dict[str, Any], family: Family, where: str) -> None:
+    """A view count of at least 2, and every sampled parameter one the family has, as intervals."""
+    if not isinstance(views.get("count"), int) or views["count"] < 2:
+        raise ConfigError(f"{where}: [views] count must be an integer of at least 2")
+    names = {p.name for p in family.parameters}
+    for table in ("train", "ood"):
+        ranges = views.get(table, {})
+        if table == "train" and not ranges:
+            raise ConfigError(f"{where}: [views.train] must give the interval(s) of at least one of {', '.join(names)}")
+        for name, intervals in ranges.items():
+            if name not in names:
+                raise ConfigError(f"{where}: [views.{table}] {name!r} is not a parameter of {family.kind} "
+                                  f"({', '.join(names)})")
+            pairs = [intervals] if intervals and not isinstance(intervals[0], list) else intervals
+            if not pairs or any(len(i) != 2 or not float(i[0]) < float(i[1]) for i in pairs):
+                raise ConfigError(f"{where}: [views.{table}] {name} must be [lo, hi] or [[lo, hi], ...] with lo < hi")
 
 
 def parse_card(text: str, where: str) -> DatasetCard:
@@ -107,7 +147,8 @@ def parse_card(text: str, where: str) -> DatasetCard:
     if found:
         raise ConfigError(f"{where}: not a valid dataset card: {'; '.join(found)}")
     card = DatasetCard(id=raw["id"], description=raw.get("description", ""), source=raw["source"],
-                       seed=raw["seed"], transformation=dict(raw["transformation"]), splits=dict(raw["splits"]))
+                       seed=raw["seed"], transformation=dict(raw["transformation"]), splits=dict(raw["splits"]),
+                       views=dict(raw["views"]) if "views" in raw else None)
     return _check(card, where)
 
 

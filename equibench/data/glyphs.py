@@ -52,7 +52,7 @@ HELD_OUT_FACES = ("DejaVuSans-Oblique", "DejaVuSerif-Bold", "DejaVuSansMono", "S
 Left out altogether: DejaVu*Display, STIXNonUni* and STIXSiz* (no digits), LastResortHE (a
 placeholder box for every character), cmex10 and cmsy10 (symbols at the digits' code points)."""
 
-SPLIT_FACES = {"train": TRAIN_FACES, "fit": TRAIN_FACES, "test": HELD_OUT_FACES}
+SPLIT_FACES = {"train": TRAIN_FACES, "fit": TRAIN_FACES, "test": HELD_OUT_FACES, "test_ood": HELD_OUT_FACES}
 
 FONT_PX = 96  # rasterisation size: digits about 70 px high, so the SDF is accurate to well under an output pixel
 TILE = 160  # atlas tile around each glyph; its border is far enough from the ink to read as background

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import torch
 
 from equibench.atomic import atomic_path
-from equibench.data.cards import SPLITS, DatasetCard
+from equibench.data.cards import DatasetCard
 from equibench.data.sources import BaseImages, load_source, renderer
 from equibench.errors import ConfigError
 from equibench.transforms import Transformation, colourise
@@ -27,13 +27,12 @@ Progress = Callable[..., Iterable]
 
 
 @dataclass(frozen=True)
-class OrbitSplit:
-    """Sequences of one split: ``frames`` uint8 ``[S, N, C, H, W]``, ``labels`` ``[S]``, and
-    ``steps`` ``[S, N]``, the group element k of each frame relative to its base image."""
+class Split:
+    """Views of one split: ``frames`` uint8 ``[S, V, C, H, W]`` and ``labels`` ``[S]``; a subclass adds
+    the element of every view."""
 
     frames: torch.Tensor
     labels: torch.Tensor
-    steps: torch.Tensor
 
     @property
     def num_sequences(self) -> int:
@@ -47,10 +46,22 @@ class OrbitSplit:
         """All frames as floats in [0, 1], flattened over sequences: ``[S * N, C, H, W]``."""
         return self.sequences().flatten(0, 1)
 
+    def tensors(self) -> tuple[torch.Tensor, ...]:
+        """Every stored tensor, in field order: what is hashed and cached."""
+        return tuple(getattr(self, f.name) for f in fields(self))
+
+
+@dataclass(frozen=True)
+class OrbitSplit(Split):
+    """Sequences of one split, with ``steps`` ``[S, N]``, the group element k of each frame relative
+    to its base image."""
+
+    steps: torch.Tensor
+
 
 @dataclass(frozen=True)
 class OrbitDataset:
-    """A transformation dataset: its card, its transformation and its three splits."""
+    """A transformation dataset: its card, its transformation and its splits."""
 
     card: DatasetCard
     transformation: Transformation
@@ -66,27 +77,27 @@ class OrbitDataset:
         return int(max(s.labels.max() for s in self.splits.values())) + 1
 
 
-def content_hash(splits: dict[str, OrbitSplit]) -> str:
-    """sha256 over every split's frames, labels and steps, in split order."""
+def content_hash(splits: dict[str, Split]) -> str:
+    """sha256 over every split's tensors (frames, labels, the elements), in split order."""
     digest = hashlib.sha256()
-    for name in SPLITS:
-        split = splits[name]
-        for tensor in (split.frames, split.labels, split.steps):
+    for split in splits.values():
+        for tensor in split.tensors():
             digest.update(tensor.contiguous().numpy())  # the buffer itself: no copy of a 2 GB split
     return digest.hexdigest()
 
 
 def _draw_bases(card: DatasetCard, pools: dict[str, BaseImages]) -> dict[str, BaseImages]:
-    """Disjoint base images for the three splits: each from its own pool where the source draws
-    one per split, else ``train`` from the source's training pool and ``fit`` and ``test`` from its
-    test pool (one shared pool where the source has only one)."""
+    """Disjoint base images for the splits: each from its own pool where the source draws one per
+    split, else ``train`` from the source's training pool and ``fit``, ``test`` (and a view dataset's
+    ``test_ood``) from its test pool (one shared pool where the source has only one)."""
     g = torch.Generator().manual_seed(card.seed)
-    if all(name in pools for name in SPLITS):
-        plan = [(name, name) for name in SPLITS]
+    names = card.split_names
+    if all(name in pools for name in names):
+        plan = [(name, name) for name in names]
     elif "test" in pools:
-        plan = [("train", "train"), ("fit", "test"), ("test", "test")]
+        plan = [(name, "train" if name == "train" else "test") for name in names]
     else:
-        plan = [(name, "all") for name in SPLITS]
+        plan = [(name, "all") for name in names]
     order = {pool: torch.randperm(len(p.labels), generator=g) for pool, p in pools.items()}
     taken = {pool: 0 for pool in pools}
     bases = {}
@@ -125,9 +136,33 @@ def generate(card: DatasetCard, pools: dict[str, BaseImages], progress: Progress
     return OrbitDataset(card, t, splits, content_hash(splits))
 
 
-def _cache_path(card: DatasetCard, cache_dir: Path) -> Path:
-    tag = renderer(card.source)  # a procedural source's rasteriser: an upgrade draws the images afresh
-    return cache_dir / "datasets" / f"{card.id}-{card.hash}{'-' + tag if tag else ''}-v{FORMAT}.pt"
+def cache_path(card: DatasetCard, cache_dir: Path, kind: str = "", version: int = FORMAT) -> Path:
+    """Where the dataset of ``card`` is cached: under the card's hash and, for a procedural source,
+    its rasteriser's versions (an upgrade draws the images afresh); ``kind`` tells view datasets apart."""
+    tag = renderer(card.source)
+    return cache_dir / "datasets" / f"{card.id}-{card.hash}{'-' + tag if tag else ''}{kind}-v{version}.pt"
+
+
+def pools(card: DatasetCard, data_root: Path | None, download: bool) -> dict[str, BaseImages]:
+    """The source's base image pools for ``card`` (a procedural source draws the card's split sizes)."""
+    return load_source(card.source, data_root, download, sizes=card.splits, seed=card.seed)
+
+
+def cached(path: Path, card: DatasetCard, split_type: type[Split], dataset_type: type[OrbitDataset],
+           build: Callable[[], OrbitDataset]) -> OrbitDataset:
+    """The dataset cached at ``path``, or ``build()`` it and cache it. A cached file whose content no
+    longer matches its recorded hash is rebuilt."""
+    if path.is_file():
+        stored = torch.load(path, weights_only=True)
+        splits = {name: split_type(*stored[name]) for name in card.split_names}
+        if content_hash(splits) == stored["content_hash"]:
+            return dataset_type(card, card.build_transformation(), splits, stored["content_hash"])
+    dataset = build()
+    payload = {name: s.tensors() for name, s in dataset.splits.items()}
+    payload["content_hash"] = dataset.content_hash
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return dataset
 
 
 def load_dataset(
@@ -137,20 +172,11 @@ def load_dataset(
     data_root: Path | None = None,
     download: bool = False,
 ) -> OrbitDataset:
-    """Load the dataset of ``card`` from the cache, or generate and cache it.
+    """Load the dataset of ``card`` from the cache, or generate and cache it (a view card's:
+    :func:`equibench.data.views.load_views`)."""
+    if card.views is not None:
+        from equibench.data.views import load_views  # views builds on this module
 
-    A cached file whose content no longer matches its recorded hash is regenerated.
-    """
-    path = _cache_path(card, cache_dir)
-    if path.is_file():
-        stored = torch.load(path, weights_only=True)
-        splits = {name: OrbitSplit(*stored[name]) for name in SPLITS}
-        if content_hash(splits) == stored["content_hash"]:
-            return OrbitDataset(card, card.build_transformation(), splits, stored["content_hash"])
-    pools = load_source(card.source, data_root, download, sizes=card.splits, seed=card.seed)
-    dataset = generate(card, pools, progress)
-    payload = {name: (s.frames, s.labels, s.steps) for name, s in dataset.splits.items()}
-    payload["content_hash"] = dataset.content_hash
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-    return dataset
+        return load_views(card, cache_dir, progress, data_root, download)
+    return cached(cache_path(card, cache_dir), card, OrbitSplit, OrbitDataset,
+                  lambda: generate(card, pools(card, data_root, download), progress))

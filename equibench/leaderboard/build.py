@@ -49,8 +49,9 @@ def build_leaderboard(results: Path, out: Path) -> Built:
                           f"run 'equibench sweep --out {results}' first")
     board = make_board(records, skipped, f"equibench leaderboard --results {results} --out {out}")
     colour = colours(board.rows)
-    written = [_write_png(out / curves_png(d), curves_figure(d, [r for r in board.rows if r.dataset == d], colour))
-               for d in board.datasets]
+    per_dataset = {d: [r for r in board.rows if r.dataset == d] for d in board.datasets}
+    written = [_write_png(out / curves_png(d), curves_figure(d, rows, colour))
+               for d, rows in per_dataset.items() if any(r.curves for r in rows)]  # view datasets have none
     written.append(_write_png(out / SCATTER_PNG, scatter_figure(board.rows, colour)))
     for stale in set((out / "plots").glob("*.png")) - set(written):
         stale.unlink()

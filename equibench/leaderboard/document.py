@@ -106,7 +106,8 @@ def document(board: Board, markup: Markup, base: Path) -> list[Block]:
         warned = [f"{r.label}, {w}" for r in rows for w in r.warnings]
         if warned:
             blocks += [Heading(3, f"Warnings on {dataset}"), Items(warned)]
-        blocks.append(Image(curves_png(dataset), f"per-k curves on {dataset}"))
+        if any(r.curves for r in rows):  # a view dataset has no per-k curves
+            blocks.append(Image(curves_png(dataset), f"per-k curves on {dataset}"))
     blocks += [
         Heading(2, "Commutativity against probe accuracy"),
         Para("Each point is one row (colour: model, marker: dataset; bars: 95% intervals). An encoder "

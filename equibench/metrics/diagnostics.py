@@ -22,10 +22,10 @@ def diagnose(metrics: dict[str, Any], curves: dict[str, list[float]], chance: di
     for suffix, label in OPERATORS.items():
         h1 = metrics.get(f"h1_orbit{suffix}")
         offsets = curves.get(f"top1_offset_orbit{suffix}")
-        if h1 is None or (suffix and offsets == curves.get("top1_offset_orbit")):
+        if h1 is None or (suffix and offsets is not None and offsets == curves.get("top1_offset_orbit")):
             continue  # no such operator, or the declared one again (the TVAE declares Roll)
-        missed = 1 - offsets[0]
-        worst = max(range(1, len(offsets)), key=lambda d: offsets[d])
+        missed = 1 - offsets[0] if offsets is not None else 0.0  # view datasets have no offsets
+        worst = max(range(1, len(offsets)), key=lambda d: offsets[d]) if offsets is not None else 0
         if missed >= MISSES and offsets[worst] >= CONCENTRATED * missed:
             out.append({"kind": "offset_confusion", "metric": f"h1_orbit{suffix}", "message":
                         f"{label} operator: {offsets[worst]:.0%} of orbit retrievals land {worst} step(s) past "

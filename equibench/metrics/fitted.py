@@ -6,22 +6,37 @@ strength over the pairs (f(x), f(g . x)) of ``fit``, and score the maps on ``tes
 makes the ridge penalty and the score independent of the scale of f. A linear map is the simplest
 operator that says something: richer fitted operators make any invertible encoder look
 equivariant.
+
+A view dataset has no finite set of elements to fit one map each, so its fitted operator is
+conditioned on g (Synesis's "feature prediction"): ``M(g) = sum_m phi_m(g) M_m``, linear in f with
+coefficients linear in phi(g) = (1, cos m a, sin m a for m <= ``HARMONICS`` and every angle a, the
+other parameters as they are), one ridge regression on phi(g) (x) f(x). For a finite group with
+one-hot phi this is one map per element again. The MLP variant (``_fitted_mlp``) reads
+(f(x), phi(g)) with one hidden layer of ``HIDDEN`` units: a richer operator, which flatters any
+invertible code more, reported beside the linear one, never instead of it.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import RidgeCV
+from sklearn.neural_network import MLPRegressor
 
-from equibench.metrics.pairs import CyclicPairs
+from equibench.metrics.pairs import CyclicPairs, ViewPairs
 from equibench.models.encoder import Operator
 from equibench.metrics.commutativity import varying_columns
 
 ALPHAS = np.logspace(-3, 4, 8)
+HARMONICS = 2
+HIDDEN = 256
+MLP_PAIRS = 8000
+MLP_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -94,3 +109,48 @@ def transform_accuracy(w_test: torch.Tensor, maps: dict[int, torch.Tensor], pair
         correct += int((best == batch.element).sum())
         total += len(source)
     return correct / total
+
+
+def _conditioning(pairs: ViewPairs, elements: torch.Tensor) -> torch.Tensor:
+    """phi(g) ``[P, F]``: a constant, then the family's features with ``HARMONICS`` harmonics."""
+    features = pairs.family.features(elements, HARMONICS)
+    return torch.cat([torch.ones(len(features), 1, dtype=torch.float64), features], dim=1)
+
+
+def _all_pairs(w: torch.Tensor, pairs: ViewPairs) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(f(x), f(g . x), g) over every pair of ``pairs``, on codes ``w[S, V, d]``."""
+    views, flat = w.shape[1], w.flatten(0, 1).double()
+    batches = list(pairs.batches())
+    x = torch.cat([flat[b.orbit * views + b.source] for b in batches])
+    y = torch.cat([flat[b.orbit * views + b.target] for b in batches])
+    return x, y, torch.cat([b.element for b in batches])
+
+
+def fit_conditional(w: torch.Tensor, pairs: ViewPairs) -> Operator:
+    """The ridge-fitted ``M(g) = sum_m phi_m(g) M_m`` on whitened codes of ``fit``, as an operator
+    ``rho(w, g)`` with one element per row."""
+    x, y, g = _all_pairs(w, pairs)
+    design = (_conditioning(pairs, g)[:, :, None] * x[:, None, :]).flatten(1)
+    coef = torch.from_numpy(RidgeCV(alphas=ALPHAS, fit_intercept=False).fit(design.numpy(), y.numpy()).coef_)
+
+    def rho(w: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        return (_conditioning(pairs, g)[:, :, None] * w.double()[:, None, :]).flatten(1) @ coef.T
+
+    return rho
+
+
+def fit_conditional_mlp(w: torch.Tensor, pairs: ViewPairs, seed: int) -> Operator:
+    """An MLP from (f(x), phi(g)) to f(g . x), trained on a fixed subset of ``MLP_PAIRS`` pairs of
+    ``fit``, as an operator."""
+    x, y, g = _all_pairs(w, pairs)
+    chosen = torch.randperm(len(x), generator=torch.Generator().manual_seed(MLP_SEED))[:MLP_PAIRS]
+    inputs = torch.cat([x, _conditioning(pairs, g)], dim=1)[chosen].numpy()
+    mlp = MLPRegressor(hidden_layer_sizes=(HIDDEN,), early_stopping=True, max_iter=200, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mlp.fit(inputs, y[chosen].numpy())
+
+    def rho(w: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(mlp.predict(torch.cat([w.double(), _conditioning(pairs, g)], dim=1).numpy()))
+
+    return rho

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import torch
 
 from equibench.metrics.commutativity import total_variance
-from equibench.metrics.pairs import CyclicPairs
+from equibench.metrics.pairs import CyclicPairs, ViewPairs
 from equibench.metrics.retrieval import chance, mean, orbit_similarity, ranks, top1_offsets, unit
 from equibench.models.encoder import Operator
 
@@ -34,16 +34,19 @@ class OperatorScores:
     chance: dict[str, float] = field(default_factory=dict)
 
 
-def _all_queries(pairs: CyclicPairs, per_batch: int) -> torch.Tensor:
+def _all_queries(pairs: CyclicPairs | ViewPairs, per_batch: int) -> torch.Tensor:
     """Sorted indices of the pairs scored against all views, numbered over the batches in order."""
-    total = per_batch * len(pairs.elements)
+    total = per_batch * pairs.batch_count
     generator = torch.Generator().manual_seed(QUERY_SEED)
     return torch.randperm(total, generator=generator)[: min(ALL_QUERIES, total)].sort().values
 
 
-def score_operator(z: torch.Tensor, operator: Operator, pairs: CyclicPairs, retrieval: bool = True) -> OperatorScores:
+def score_operator(z: torch.Tensor, operator: Operator, pairs: CyclicPairs | ViewPairs,
+                   retrieval: bool = True) -> OperatorScores:
     """Score ``operator`` on codes ``z[S, V, D]`` over every pair of ``pairs``; commutativity only
-    when ``retrieval`` is False (the identity operator: invariance)."""
+    when ``retrieval`` is False (the identity operator: invariance). Curves over the elements and the
+    offsets of retrieval misses exist for cyclic pairs only (view pairs have neither an order of
+    elements nor of views)."""
     orbits, views, _ = z.shape
     flat = z.flatten(0, 1)
     spread = total_variance(z)
@@ -64,11 +67,14 @@ def score_operator(z: torch.Tensor, operator: Operator, pairs: CyclicPairs, retr
         queries = unit(predicted)
         similarity = orbit_similarity(queries.view(orbits, -1, queries.shape[1]), unit_views).flatten(0, 1)
         orbit_ranks.append(ranks(similarity, batch.target))
-        offsets += top1_offsets(similarity, batch.target, pairs.offset, views)
+        if pairs.offset is not None:
+            offsets += top1_offsets(similarity, batch.target, pairs.offset, views)
         local = chosen[(chosen >= b * per_batch) & (chosen < (b + 1) * per_batch)] - b * per_batch
         all_ranks.append(ranks(queries[local] @ unit_flat.T, target[local]))
     out.values["commutativity"] = sum(errors) / len(errors)
-    out.curves["commutativity"] = errors
+    cyclic = pairs.offset is not None
+    if cyclic:
+        out.curves["commutativity"] = errors
     if retrieval:
         for where, found, candidates in (("orbit", orbit_ranks, views), ("all", all_ranks, per_batch)):
             level = chance(candidates)
@@ -78,9 +84,10 @@ def score_operator(z: torch.Tensor, operator: Operator, pairs: CyclicPairs, retr
                 out.values[name] = mean(torch.cat([getattr(r, hit) for r in found])) if usable else None
                 if usable:
                     out.chance[name] = level[hit]
-        out.curves["h1_orbit"] = [mean(r.h1) for r in orbit_ranks]
-        out.curves["mrr_orbit"] = [mean(r.mrr) for r in orbit_ranks]
-        out.curves["top1_offset_orbit"] = (offsets / offsets.sum()).tolist()
+        if cyclic:
+            out.curves["h1_orbit"] = [mean(r.h1) for r in orbit_ranks]
+            out.curves["mrr_orbit"] = [mean(r.mrr) for r in orbit_ranks]
+            out.curves["top1_offset_orbit"] = (offsets / offsets.sum()).tolist()
     return out
 
 

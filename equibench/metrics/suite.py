@@ -13,14 +13,20 @@ from typing import Any
 
 import torch
 
+from equibench.data.cards import OOD
 from equibench.data.orbits import OrbitDataset, OrbitSplit
+from equibench.data.views import ViewDataset
 from equibench.errors import PluginError
+from equibench.metrics import lie
 from equibench.metrics.capsules import EEQ_SAMPLES, eeq_tvae
-from equibench.metrics.commutativity import identity, is_collapsed
+from equibench.metrics.commutativity import identity, is_collapsed, total_variance
 from equibench.metrics.diagnostics import diagnose
-from equibench.metrics.fitted import Whitener, fit_operators, fitted_operator, homomorphism_error, transform_accuracy
+from equibench.metrics.fitted import (
+    Whitener, fit_conditional, fit_conditional_mlp, fit_operators, fitted_operator, homomorphism_error,
+    transform_accuracy,
+)
 from equibench.metrics.operator_scores import score_operator
-from equibench.metrics.pairs import CyclicPairs
+from equibench.metrics.pairs import CyclicPairs, ViewPairs, pairs_of
 from equibench.metrics.regression import transform_r2
 from equibench.metrics.representation import participation_ratio, probe_accuracy, standardiser
 from equibench.models.checks import check_latents, checked_operator, encode_split
@@ -43,7 +49,8 @@ class Metric:
 ERROR = {"low": 0.0}
 FRACTION = {"low": 0.0, "high": 1.0}
 SUFFIXES = {"": "the declared rho (null if none)", "_roll": "Roll-by-k inside capsules (capsules of size N)",
-            "_fitted": "the fitted linear M_k on whitened f"}
+            "_fitted": "the fitted linear M_k on whitened f (view datasets: M(g), linear in Fourier features of g)",
+            "_fitted_mlp": "an MLP fitted on (whitened f, Fourier features of g) (view datasets only)"}
 
 
 def _operator_metrics() -> dict[str, Metric]:
@@ -61,28 +68,49 @@ def _operator_metrics() -> dict[str, Metric]:
     return out
 
 
-METRICS = {
+LIE = {"rot": "rotation (per radian^2)", "tx": "translation right (per pixel^2)",
+       "ty": "translation down (per pixel^2)", "scale": "zoom (per unit of log-zoom^2)",
+       "hue": "hue, as a rotation of RGB about the grey axis (per radian^2)"}
+
+SCORED_ON_TEST = {
     **_operator_metrics(),
     "invariance": Metric("E||f(x) - f(g^k x)||^2 / total variance (rho = identity): how much f changes", **ERROR),
-    "homomorphism": Metric("mean ||M_a M_b - M_(a+b)|| / ||M_(a+b)|| of the fitted maps", **ERROR),
     "transform_accuracy": Metric("k != 0 recovered from (f(x), f(g^k x)) as the best-fitting of the fitted "
-                                 "M_1..M_(N-1); chance 1/(N-1)", **FRACTION),
+                                 "M_1..M_(N-1); chance 1/(N-1); cyclic datasets only", **FRACTION),
     "transform_r2": Metric("R^2 of (cos, sin) of g^k regressed from concat(f(x), f(g^k x)), MLP head, fit -> "
-                           "test, pooled over every target entry (SIE)", high=1.0),
+                           "test, pooled over every target entry (SIE); view datasets: the relative element's "
+                           "features (angles as (cos, sin), other parameters as they are)", high=1.0),
     "transform_r2_dims": Metric("the same, R^2 averaged per target dimension (scikit-learn r2_score)", high=1.0),
     "transform_r2_linear": Metric("transform_r2 with a ridge head, pooled", high=1.0),
     "transform_r2_linear_dims": Metric("transform_r2 with a ridge head, per dimension", high=1.0),
+    "probe_accuracy": Metric("logistic-regression probe for the label on the full standardised code, "
+                             "fit -> test", **FRACTION),
+}
+"""The metrics scored on a test split: a view dataset's ``test_ood`` gets each again, key + ``_ood``."""
+
+METRICS = {
+    **SCORED_ON_TEST,
+    **{f"{name}_ood": Metric(f"{m.description}; on test_ood, the views outside the training range "
+                             f"(view datasets with an OOD split only)", m.low, m.high)
+       for name, m in SCORED_ON_TEST.items()},
+    "homomorphism": Metric("mean ||M_a M_b - M_(a+b)|| / ||M_(a+b)|| of the fitted maps; cyclic datasets only",
+                           **ERROR),
+    **{f"lie_{name}": Metric(f"E||d/dt f(exp(tX) x)||^2 at t = 0 / total variance of f, X = {what}, on "
+                             f"{lie.IMAGES} fixed test views: local invariance (Lie derivative)", **ERROR)
+       for name, what in LIE.items()},
+    **{f"lie_{name}_declared": Metric(f"E||d/dt rho(exp(tX))^-1 f(exp(tX) x)||^2 / total variance, X = {what}, "
+                                      "with the model's declared generator: local equivariance", **ERROR)
+       for name, what in LIE.items()},
     "eeq_tvae": Metric(f"the TVAE paper's E_eq (L1, unit capsules, all pairs) on a posterior sample of the codes "
                        f"with their temporal context; mean of {EEQ_SAMPLES} samples drawn from the run's seed", **ERROR),
     "eeq_tvae_context_mean": Metric("E_eq on the posterior-mean codes with the trained temporal window", **ERROR),
     "participation_ratio": Metric("effective dimension of f on test: (sum eig)^2 / sum eig^2", low=1.0),
-    "probe_accuracy": Metric("logistic-regression probe for the label on the full standardised code, "
-                             "fit -> test", **FRACTION),
     "log_likelihood": Metric("importance-sampled log p(x) per frame, nats (where the model has one)", high=0.0),
     "collapsed": Metric("true when f has (numerically) no spread; then no error or score is reported"),
 }
 HEADLINE = ["h1_orbit", "h1_orbit_fitted", "mrr_orbit", "commutativity", "commutativity_fitted", "invariance",
             "transform_accuracy", "transform_r2", "probe_accuracy"]
+CYCLIC_ONLY = "defined for the fitted maps of a finite group; a view dataset's elements are continuous"
 
 
 @dataclass
@@ -97,77 +125,162 @@ class Evaluation:
     watch: Stopwatch = field(default_factory=Stopwatch)
 
 
-def _roll_operator(model: Encoder, order: int) -> Callable | None:
+def _roll_operator(model: Encoder, order: int | None) -> Callable | None:
     shape = model.capsules()
     return capsule_roll(*shape) if shape is not None and shape[1] == order else None
 
 
-def _score(ev: Evaluation, name: str, suffix: str, z: torch.Tensor, op: Callable, pairs: CyclicPairs,
-           retrieval: bool = True) -> None:
-    with ev.watch.stage(name):
+def _score(ev: Evaluation, name: str, suffix: str, z: torch.Tensor, op: Callable, pairs: CyclicPairs | ViewPairs,
+           retrieval: bool = True, split: str = "") -> None:
+    """Score one operator on one test split; ``split`` ("" or "_ood") ends every key."""
+    with ev.watch.stage(name + split):
         scores = score_operator(z, op, pairs, retrieval)
     key = {"commutativity": name}  # the identity operator's error is the invariance
     for metric, value in scores.values.items():
-        ev.metrics[key.get(metric, metric + suffix)] = value
+        ev.metrics[key.get(metric, metric + suffix) + split] = value
     for curve, values in scores.curves.items():
-        ev.curves[key.get(curve, curve + suffix)] = values
-    ev.chance.update({metric + suffix: level for metric, level in scores.chance.items()})
+        ev.curves[key.get(curve, curve + suffix) + split] = values
+    ev.chance.update({metric + suffix + split: level for metric, level in scores.chance.items()})
     if retrieval and scores.values["h5_orbit"] is None:
-        ev.null_reasons[f"h5_orbit{suffix}"] = f"only {z.shape[1]} candidates on the orbit"
+        ev.null_reasons[f"h5_orbit{suffix}{split}"] = f"only {z.shape[1]} candidates on the orbit"
 
 
-def evaluate(model: Encoder, plugin: str, data: OrbitDataset, progress: Progress, seed: int) -> Evaluation:
-    """Score ``model`` on ``data``: operators and probes fitted on ``fit``, scored on ``test``."""
+@dataclass
+class Fitted:
+    """What is fitted on ``fit`` and scored on every test split: whitening, fitted operators (a
+    finite group's maps M_k, or a view dataset's conditioned operators), the heads' standardiser and
+    their training data (standardised codes ``x``, labels, pairs)."""
+
+    whiten: Whitener
+    operators: dict[str, Callable]
+    maps: dict[int, torch.Tensor] | None
+    scale: Callable
+    x: Any
+    labels: torch.Tensor
+    pairs: CyclicPairs | ViewPairs
+
+
+def _fit(ev: Evaluation, model_seed: int, z_fit: torch.Tensor, labels: torch.Tensor,
+         fit_pairs: CyclicPairs | ViewPairs) -> Fitted:
+    with ev.watch.stage("commutativity_fitted"):
+        whiten = Whitener.fit(z_fit)
+        w_fit = whiten(z_fit)
+        if isinstance(fit_pairs, CyclicPairs):
+            maps = fit_operators(w_fit, fit_pairs)
+            operators = {"_fitted": fitted_operator(maps)}
+        else:
+            maps = None
+            operators = {"_fitted": fit_conditional(w_fit, fit_pairs)}
+    if maps is None:
+        with ev.watch.stage("commutativity_fitted_mlp"):
+            operators["_fitted_mlp"] = fit_conditional_mlp(w_fit, fit_pairs, model_seed)
+    with ev.watch.stage("standardise"):
+        scale = standardiser(z_fit)
+    return Fitted(whiten, operators, maps, scale, scale(z_fit), labels, fit_pairs)
+
+
+def _score_split(ev: Evaluation, declared: dict[str, Callable | None], fitted: Fitted, z: torch.Tensor,
+                 labels: torch.Tensor, pairs: CyclicPairs | ViewPairs, seed: int, split: str, classes: int) -> None:
+    """Every metric of :data:`SCORED_ON_TEST` on one test split (codes ``z``), keys ending ``split``."""
+    m = ev.metrics
+    for suffix, op in declared.items():
+        if op is not None:
+            _score(ev, f"commutativity{suffix}", suffix, z, op, pairs, split=split)
+    _score(ev, "invariance", "", z, identity, pairs, retrieval=False, split=split)
+    w = fitted.whiten(z)
+    m["whitened_dim"] = w.shape[-1]
+    for suffix, op in fitted.operators.items():
+        _score(ev, f"commutativity{suffix}", suffix, w, op, pairs, split=split)
+    if fitted.maps is not None:
+        with ev.watch.stage("homomorphism"):
+            m["homomorphism"] = homomorphism_error(fitted.maps, pairs)
+        with ev.watch.stage("transform_accuracy" + split):
+            m["transform_accuracy" + split] = transform_accuracy(w, fitted.maps, pairs)
+            ev.chance["transform_accuracy" + split] = 1 / (pairs.order - 1)
+    else:
+        ev.null_reasons.update({"homomorphism": CYCLIC_ONLY, "transform_accuracy" + split: CYCLIC_ONLY})
+    x = fitted.scale(z)
+    with ev.watch.stage("transform_r2" + split):
+        m.update({k + split: v for k, v in transform_r2(fitted.x, x, fitted.pairs, pairs, seed).items()})
+    with ev.watch.stage("probe_accuracy" + split):
+        m["probe_accuracy" + split] = probe_accuracy(fitted.x, fitted.labels, x, labels, seed)
+        ev.chance["probe_accuracy" + split] = 1 / classes
+
+
+def _lie(ev: Evaluation, model: Encoder, plugin: str, data: Any, spread: float) -> None:
+    """The Lie derivatives along every generator, for invariance and for a declared generator; null
+    with the reason where the model cannot be differentiated or the generator does not apply."""
+    x = lie.fixed_views(data.splits["test"].frames).to(model.device)
+    for name in LIE:
+        if name == "hue" and x.shape[1] != 3:
+            reason = "hue acts on RGB images; this dataset is grayscale"
+            ev.null_reasons.update({"lie_hue": reason, "lie_hue_declared": reason})
+            continue
+        with ev.watch.stage(f"lie_{name}"):
+            try:
+                ev.metrics[f"lie_{name}"] = lie.lie_derivative(model.encode, x, name, spread)
+            except (NotMeasurable, Exception) as exc:  # noqa: BLE001 -- encode() ran without autodiff before
+                reason = str(exc) if isinstance(exc, NotMeasurable) else f"{type(exc).__name__}: {exc}"
+                ev.null_reasons[f"lie_{name}"] = ev.null_reasons[f"lie_{name}_declared"] = (
+                    f"encode() cannot be differentiated ({reason.splitlines()[0] if reason else ''})")
+                continue
+            try:
+                generator = model.generator(data.transformation, name)
+            except NotMeasurable as exc:
+                ev.null_reasons[f"lie_{name}_declared"] = str(exc)
+                continue
+            if generator is None:
+                ev.null_reasons[f"lie_{name}_declared"] = "the model declares no generator for it"
+                continue
+            def checked(z: torch.Tensor, what: str = f"its declared generator ({name})") -> torch.Tensor:
+                return check_latents(plugin, what, generator(z), z.shape[0], z.shape[1])
+
+            ev.metrics[f"lie_{name}_declared"] = lie.lie_derivative(model.encode, x, name, spread, checked)
+
+
+def evaluate(model: Encoder, plugin: str, data: OrbitDataset | ViewDataset, progress: Progress,
+             seed: int) -> Evaluation:
+    """Score ``model`` on ``data``: operators and probes fitted on ``fit``, scored on ``test`` (and on
+    a view dataset's ``test_ood``, keys ending ``_ood``)."""
     ev, m = Evaluation(), {}
     ev.metrics = m
     fit, test = data.splits["fit"], data.splits["test"]
+    tests = {"": "test", "_ood": OOD} if OOD in data.splits else {"": "test"}
     with ev.watch.stage("encode"):
         z_fit = encode_split(model, plugin, fit, progress)
-        z_test = encode_split(model, plugin, test, progress)
+        z_tests = {split: encode_split(model, plugin, data.splits[name], progress) for split, name in tests.items()}
+    z_test = z_tests[""]
     m["latent_dim"] = z_test.shape[-1]
     m["collapsed"] = is_collapsed(z_test)
-    order, factors = data.transformation.order, data.transformation.factors
-    test_pairs, fit_pairs = CyclicPairs(test.num_sequences, order, factors), CyclicPairs(fit.num_sequences, order, factors)
+    t = data.transformation
+    fit_pairs = pairs_of(fit, t)
     for name in METRICS:
         m.setdefault(name, None)
+    if OOD not in data.splits:
+        ev.null_reasons.update({f"{name}_ood": "the dataset has no out-of-distribution split" for name in SCORED_ON_TEST})
+    if not isinstance(fit_pairs, ViewPairs):
+        ev.null_reasons.update({f"{name}_fitted_mlp": "view datasets only (a finite group has one fitted map per "
+                                "element)" for name in _operator_metrics() if name.endswith("_fitted_mlp")})
     if m["collapsed"]:
         ev.null_reasons.update({name: "the code collapsed (no spread on test)" for name in METRICS
                                 if name not in ("collapsed", "log_likelihood")})
     else:
-        declared = model.operator(data.transformation)
-        operators = {"": declared and checked_operator(plugin, declared),
-                     "_roll": _roll_operator(model, order)}
-        for suffix, op in operators.items():
+        op = model.operator(t)
+        declared = {"": op and checked_operator(plugin, op), "_roll": _roll_operator(model, t.order)}
+        for suffix, op in declared.items():
             if op is None:
                 ev.null_reasons[f"commutativity{suffix}"] = ("the model declares no operator" if not suffix else
-                                                             f"no capsules of size {order}")
-            else:
-                _score(ev, f"commutativity{suffix}", suffix, z_test, op, test_pairs)
-        _score(ev, "invariance", "", z_test, identity, test_pairs, retrieval=False)
-        with ev.watch.stage("commutativity_fitted"):
-            whiten = Whitener.fit(z_fit)
-            w_fit, w_test = whiten(z_fit), whiten(z_test)
-            maps = fit_operators(w_fit, fit_pairs)
-        m["whitened_dim"] = w_test.shape[-1]
-        _score(ev, "commutativity_fitted", "_fitted", w_test, fitted_operator(maps), test_pairs)
-        with ev.watch.stage("homomorphism"):
-            m["homomorphism"] = homomorphism_error(maps, test_pairs)
-        with ev.watch.stage("transform_accuracy"):
-            m["transform_accuracy"] = transform_accuracy(w_test, maps, test_pairs)
-            ev.chance["transform_accuracy"] = 1 / (order - 1)
-        with ev.watch.stage("standardise"):
-            scale = standardiser(z_fit)
-            x_fit, x_test = scale(z_fit), scale(z_test)
-        with ev.watch.stage("transform_r2"):
-            m.update(transform_r2(x_fit, x_test, fit_pairs, test_pairs, seed))
-        with ev.watch.stage("probe_accuracy"):
-            m["probe_accuracy"] = probe_accuracy(x_fit, fit.labels, x_test, test.labels, seed)
-            ev.chance["probe_accuracy"] = 1 / data.num_classes
+                                                             f"no capsules of size {t.order}")
+        fitted = _fit(ev, seed, z_fit, fit.labels, fit_pairs)
+        for split, name in tests.items():
+            _score_split(ev, declared, fitted, z_tests[split], data.splits[name].labels,
+                         pairs_of(data.splits[name], t), seed, split, data.num_classes)
         with ev.watch.stage("participation_ratio"):
             m["participation_ratio"] = participation_ratio(z_test)
+        _lie(ev, model, plugin, data, total_variance(z_test))
 
     shape = model.capsules()
-    if not m["collapsed"] and _roll_operator(model, order) is not None:
+    if not m["collapsed"] and _roll_operator(model, t.order) is not None:
         with ev.watch.stage("eeq_tvae"):
             generator = torch.Generator().manual_seed(seed)
             draws = [_measurable(ev, "eeq_tvae", model, "sample_sequences", plugin, test, progress, generator=generator)

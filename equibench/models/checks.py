@@ -81,7 +81,8 @@ def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
 def checked_operator(plugin: str, op: Operator) -> Operator:
     """Wrap a declared operator so that a wrong shape or a NaN names the plugin."""
 
-    def rho(z: torch.Tensor, k: int) -> torch.Tensor:
-        return check_latents(plugin, f"its declared operator (k={k})", op(z, k), z.shape[0], z.shape[1])
+    def rho(z: torch.Tensor, g: int | torch.Tensor) -> torch.Tensor:
+        which = f"k={g}" if isinstance(g, int) else "one element per row"
+        return check_latents(plugin, f"its declared operator ({which})", op(z, g), z.shape[0], z.shape[1])
 
     return rho

@@ -17,10 +17,17 @@ from typing import Any, ClassVar
 import torch
 
 from equibench.data.orbits import OrbitSplit
+from equibench.groups import Family
 from equibench.transforms import Transformation
 
-Operator = Callable[[torch.Tensor, int], torch.Tensor]
-"""A declared latent operator: ``rho(z, k)`` maps latents ``[B, D]`` of x to those of g^k x."""
+Operator = Callable[[torch.Tensor, int | torch.Tensor], torch.Tensor]
+"""A declared latent operator: ``rho(z, g)`` maps latents ``[B, D]`` of x to those of g . x. On an
+orbit dataset g is the step k, an int (g^k, the same for the whole batch); on a view dataset g is a
+float64 tensor ``[B, p]``, one element per row in the parameters of the dataset's family
+(:mod:`equibench.groups`)."""
+
+Generator = Callable[[torch.Tensor], torch.Tensor]
+"""A declared generator: ``A(z)`` is d/dt rho(exp(tX)) z at t = 0, for latents ``[B, D]``."""
 
 Progress = Callable[..., Iterable]
 """``progress(iterable, desc=..., total=...)`` wraps a loop in the harness's progress bar."""
@@ -39,10 +46,10 @@ class DataSpec:
     dataset: str
     image_shape: tuple[int, int, int]
     num_classes: int
-    transformation: Transformation
+    transformation: Transformation | Family  # a view dataset's family (its order is None)
 
     @property
-    def order(self) -> int:
+    def order(self) -> int | None:
         return self.transformation.order
 
 
@@ -81,8 +88,16 @@ class Encoder(ABC):
         Must be a deterministic function of each image alone (posterior mean, eval mode).
         """
 
-    def operator(self, transformation: Transformation) -> Operator | None:
-        """The latent operator the model claims for ``transformation``, or None if it claims none."""
+    def operator(self, transformation: Transformation | Family) -> Operator | None:
+        """The latent operator the model claims for ``transformation`` (a cyclic
+        :class:`~equibench.transforms.Transformation`, or a view dataset's
+        :class:`~equibench.groups.Family`), or None if it claims none."""
+        return None
+
+    def generator(self, transformation: Transformation | Family, name: str) -> Generator | None:
+        """The generator of the declared operator along the one-parameter subgroup ``name`` (``rot``,
+        ``tx``, ``ty``, ``scale``, ``hue``; :func:`equibench.groups.families.flow`), for the Lie
+        derivative of a continuous operator; None where it declares none."""
         return None
 
     def capsules(self) -> tuple[int, int] | None:

@@ -1,0 +1,320 @@
+"""Families of transformations: elements as parameter tensors, their law and their image action.
+
+A batch of elements is a float64 tensor ``[n, p]`` of the family's parameters (named, with units,
+in :attr:`Family.parameters`). ``compose(a, b)`` is the element "b, then a"
+(``act(x, compose(a, b)) = act(act(x, b), a)``), so the element carrying view ``a . x`` to view
+``b . x`` is ``relative(a, b) = compose(b, inverse(a))``. ``features`` turns elements into the
+regression target and conditioning input of the metrics: every angle as (cos, sin), every other
+parameter as it is.
+
+The law holds exactly on the parameters of every family here; the image action is a group action
+only up to what a finite frame of pixels loses. Rotation and zoom resample (content leaves the
+frame at the corners, a zoom out then in loses resolution): *scale is not a group action on a
+finite frame*, only on the plane. Translation on the torus is exact for whole pixels. Brightness
+and saturation clip to [0, 1], which no inverse undoes. The cyclic datasets are the subgroups
+{k 2 pi / N} of these (:class:`Cyclic`), acting through :mod:`equibench.transforms` exactly as
+they always have, so that their data and numbers do not change.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from equibench.errors import ConfigError
+from equibench.groups import images
+from equibench.transforms import Transformation
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One parameter of an element: its name, its unit, and whether it is an angle (in degrees)."""
+
+    name: str
+    unit: str
+    angle: bool = False
+
+
+class Family(ABC):
+    """A family of transformations of ``[B, C, H, W]`` images in [0, 1], elements ``[n, p]``."""
+
+    kind: str
+    parameters: tuple[Parameter, ...]
+    needs_colour: bool = False
+    exact: bool = False  # the image action is a permutation (no resampling, no clipping)
+    interpolation: str = "bicubic"
+    order: int | None = None  # finite families only
+
+    def identity(self, n: int) -> torch.Tensor:
+        return torch.zeros(n, len(self.parameters), dtype=torch.float64)
+
+    @abstractmethod
+    def compose(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """The element "b, then a", row by row."""
+
+    def inverse(self, a: torch.Tensor) -> torch.Tensor:
+        return -a  # every abelian family here is parametrised additively
+
+    def relative(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """The element g with ``g . (a . x) = b . x``."""
+        return self.compose(b, self.inverse(a))
+
+    def features(self, elements: torch.Tensor, harmonics: int = 1) -> torch.Tensor:
+        """``[n, F]``: each angle as (cos m a, sin m a) for m = 1..harmonics, each other parameter as
+        it is."""
+        columns = []
+        for i, p in enumerate(self.parameters):
+            value = elements[:, i].double()
+            if not p.angle:
+                columns.append(value)
+                continue
+            for m in range(1, harmonics + 1):
+                columns += [torch.deg2rad(m * value).cos(), torch.deg2rad(m * value).sin()]
+        return torch.stack(columns, dim=1)
+
+    def sample(self, n: int, ranges: dict[str, Sequence[Sequence[float]]], generator: torch.Generator) -> torch.Tensor:
+        """``n`` elements, each parameter uniform over the union of its intervals in ``ranges``
+        (a parameter not named is 0)."""
+        out = self.identity(n)
+        for i, p in enumerate(self.parameters):
+            if p.name in ranges:
+                out[:, i] = uniform_union(n, ranges[p.name], generator)
+        return out
+
+    @abstractmethod
+    def act(self, x: torch.Tensor, elements: torch.Tensor, smooth: bool = False) -> torch.Tensor:
+        """``elements[b] . x[b]``; ``smooth``: bilinear and unclamped, for derivatives."""
+
+    def describe(self) -> str:
+        names = ", ".join(f"{p.name} ({p.unit})" for p in self.parameters)
+        return f"{self.kind}: {names}"
+
+
+def uniform_union(n: int, intervals: Sequence[Sequence[float]], generator: torch.Generator) -> torch.Tensor:
+    """``n`` draws uniform over a union of disjoint intervals ``[[lo, hi], ...]`` (or one ``[lo, hi]``)."""
+    if len(intervals) == 2 and not isinstance(intervals[0], Sequence):
+        intervals = [intervals]
+    lows = torch.tensor([float(i[0]) for i in intervals], dtype=torch.float64)
+    widths = torch.tensor([float(i[1]) - float(i[0]) for i in intervals], dtype=torch.float64)
+    which = torch.multinomial(widths, n, replacement=True, generator=generator)
+    return lows[which] + widths[which] * torch.rand(n, generator=generator, dtype=torch.float64)
+
+
+def wrap_degrees(d: torch.Tensor) -> torch.Tensor:
+    """Angles in [-180, 180)."""
+    return torch.remainder(d + 180.0, 360.0) - 180.0
+
+
+class Abelian(Family):
+    """A family whose law adds parameters (angles modulo 360 degrees)."""
+
+    def compose(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        out = a + b
+        for i, p in enumerate(self.parameters):
+            if p.angle:
+                out[:, i] = wrap_degrees(out[:, i])
+        return out
+
+
+class Rotation(Abelian):
+    """SO(2): rotation about the image centre by any angle, counter-clockwise on screen."""
+
+    kind = "so2"
+    parameters = (Parameter("angle", "degrees", angle=True),)
+
+    def act(self, x, elements, smooth=False):
+        zero = torch.zeros(len(x), dtype=torch.float64)
+        return images.similarity(x, elements[:, 0], zero, torch.zeros(len(x), 2, dtype=torch.float64), smooth)
+
+
+class Translation(Abelian):
+    """Translation by (dx, dy) pixels (x right, y down): on the torus (exact for whole pixels, linear
+    between them) or in the plane (resampled, zero fill: content that leaves the frame is lost)."""
+
+    parameters = (Parameter("dx", "pixels"), Parameter("dy", "pixels"))
+
+    def __init__(self, torus: bool) -> None:
+        self.torus = torus
+        self.kind = "torus" if torus else "translation"
+        self.interpolation = "linear" if torus else "bicubic"
+
+    def act(self, x, elements, smooth=False):
+        if self.torus:
+            return images.torus_shift(x, elements)
+        zero = torch.zeros(len(x), dtype=torch.float64)
+        return images.similarity(x, zero, zero, elements, smooth)
+
+
+class Scale(Abelian):
+    """Zoom about the centre by exp(log_scale): a group on the plane, not on a finite frame (a zoom
+    out then in loses resolution, a zoom in loses the border)."""
+
+    kind = "scale"
+    parameters = (Parameter("log_scale", "natural log of the zoom factor"),)
+
+    def act(self, x, elements, smooth=False):
+        zero = torch.zeros(len(x), dtype=torch.float64)
+        return images.similarity(x, zero, elements[:, 0], torch.zeros(len(x), 2, dtype=torch.float64), smooth)
+
+
+class Hue(Abelian):
+    """Hue rotation by any angle (HSV); exact up to float rounding, grey pixels fixed."""
+
+    kind = "hue"
+    parameters = (Parameter("hue", "degrees", angle=True),)
+    needs_colour = True
+    interpolation = "none"
+
+    def act(self, x, elements, smooth=False):
+        return images.hue_shift(x, elements[:, 0])
+
+
+class Brightness(Abelian):
+    """Brightness by a factor exp(log_brightness), clipped to [0, 1] (clipping breaks the inverse)."""
+
+    kind = "brightness"
+    parameters = (Parameter("log_brightness", "natural log of the factor"),)
+    interpolation = "none"
+
+    def act(self, x, elements, smooth=False):
+        return images.brightness(x, elements[:, 0])
+
+
+class Saturation(Abelian):
+    """Saturation by a factor exp(log_saturation) about each pixel's grey, clipped to [0, 1]."""
+
+    kind = "saturation"
+    parameters = (Parameter("log_saturation", "natural log of the factor"),)
+    needs_colour = True
+    interpolation = "none"
+
+    def act(self, x, elements, smooth=False):
+        return images.saturation(x, elements[:, 0])
+
+
+class Similarity(Family):
+    """Rotation, zoom and translation of the plane: x -> exp(s) R(angle) x + (dx, dy). Not abelian:
+    a later rotation and zoom also turn and stretch an earlier translation."""
+
+    kind = "similarity"
+    parameters = (Parameter("angle", "degrees", angle=True), Parameter("log_scale", "natural log of the zoom factor"),
+                  Parameter("dx", "pixels"), Parameter("dy", "pixels"))
+
+    @staticmethod
+    def _linear(e: torch.Tensor) -> torch.Tensor:
+        """The linear part exp(s) R of each element, as it moves pixel offsets (y down)."""
+        return images.rotation_matrices(-torch.deg2rad(e[:, 0])) * torch.exp(e[:, 1])[:, None, None]
+
+    def compose(self, a, b):
+        shift = (self._linear(a) @ b[:, 2:, None])[:, :, 0] + a[:, 2:]
+        return torch.cat([wrap_degrees(a[:, :1] + b[:, :1]), a[:, 1:2] + b[:, 1:2], shift], dim=1)
+
+    def inverse(self, a):
+        inverse_linear = torch.linalg.inv(self._linear(a))
+        return torch.cat([-a[:, :2], -(inverse_linear @ a[:, 2:, None])[:, :, 0]], dim=1)
+
+    def act(self, x, elements, smooth=False):
+        return images.similarity(x, elements[:, 0], elements[:, 1], elements[:, 2:], smooth)
+
+
+class Product(Family):
+    """Direct product of families whose actions commute (rotation with hue): each factor acts on its
+    own parameters."""
+
+    def __init__(self, factors: Sequence[Family]) -> None:
+        self.factors = list(factors)
+        self.kind = "+".join(f.kind for f in self.factors)
+        self.parameters = tuple(p for f in self.factors for p in f.parameters)
+        self.needs_colour = any(f.needs_colour for f in self.factors)
+        self.interpolation = "bicubic" if any(f.interpolation == "bicubic" for f in self.factors) else "none"
+
+    def _split(self, e: torch.Tensor) -> list[torch.Tensor]:
+        return list(e.split([len(f.parameters) for f in self.factors], dim=1))
+
+    def compose(self, a, b):
+        return torch.cat([f.compose(x, y) for f, x, y in zip(self.factors, self._split(a), self._split(b))], dim=1)
+
+    def inverse(self, a):
+        return torch.cat([f.inverse(x) for f, x in zip(self.factors, self._split(a))], dim=1)
+
+    def act(self, x, elements, smooth=False):
+        for family, part in zip(self.factors, self._split(elements)):
+            x = family.act(x, part, smooth)
+        return x
+
+
+class Cyclic(Family):
+    """The cyclic subgroup {k 2 pi / N} of a family, as the cyclic datasets use it: the parameter is
+    the step k, and the action is the cyclic :class:`~equibench.transforms.Transformation` itself
+    (so the orbit datasets keep every byte). ``embed`` gives the same elements in the continuous
+    family's parameters, where one exists."""
+
+    def __init__(self, transformation: Transformation) -> None:
+        self.transformation = transformation
+        self.order = transformation.order
+        self.kind = transformation.kind
+        self.parameters = (Parameter("k", f"steps of 1/{self.order} of the cycle"),)
+        self.needs_colour = transformation.needs_colour
+        self.exact = transformation.exact
+        self.interpolation = transformation.interpolation
+
+    def compose(self, a, b):
+        return torch.remainder(a + b, self.order)
+
+    def inverse(self, a):
+        return torch.remainder(-a, self.order)
+
+    def features(self, elements: torch.Tensor) -> torch.Tensor:
+        return cyclic_features(elements.reshape(-1), self.order, self.transformation.factors)
+
+    def act(self, x, elements, smooth=False):
+        return self.transformation.apply(x, elements.reshape(-1).long())
+
+    def embed(self, elements: torch.Tensor) -> torch.Tensor:
+        """The elements as those of the continuous family (rotation and hue: degrees)."""
+        degrees = wrap_degrees(elements.double() * 360.0 / self.order)
+        return degrees.repeat(1, self.transformation.factors)
+
+
+def cyclic_features(steps: torch.Tensor, order: int, factors: int) -> torch.Tensor:
+    """The angle 2 pi k / N of each step k as (cos, sin), once per factor of a cyclic transformation
+    (2 for rotation together with hue): ``[n, 2 * factors]``."""
+    angle = 2 * math.pi * steps.double() / order
+    return torch.stack([angle.cos(), angle.sin()] * factors, dim=1)
+
+
+GENERATORS = ("rot", "tx", "ty", "scale", "hue")  # the one-parameter subgroups of the Lie derivative
+
+
+def flow(name: str, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """``exp(t X) . x`` along the one-parameter subgroup ``name`` of :data:`GENERATORS`, smooth
+    (bilinear, unclamped) so that forward-mode autodiff can follow t: radians for ``rot`` and
+    ``hue`` (hue as the rotation of RGB about the grey axis), pixels for ``tx`` (right) and ``ty``
+    (down), the natural log of the zoom for ``scale``."""
+    t = t.expand(len(x))
+    zero = torch.zeros_like(t)
+    if name == "hue":
+        return images.grey_axis_rotation(x, t)
+    shift = {"tx": (t, zero), "ty": (zero, t)}.get(name, (zero, zero))
+    angle = torch.rad2deg(t) if name == "rot" else zero
+    return images.similarity(x, angle, t if name == "scale" else zero, torch.stack(shift, dim=1), smooth=True)
+
+
+FAMILIES = {"so2": lambda: Rotation(), "translation": lambda: Translation(torus=False),
+            "torus": lambda: Translation(torus=True), "scale": lambda: Scale(), "hue": lambda: Hue(),
+            "brightness": lambda: Brightness(), "saturation": lambda: Saturation(),
+            "similarity": lambda: Similarity()}
+
+
+def build_family(kind: str) -> Family:
+    """A family by its card name; ``a+b`` is the direct product (for actions that commute)."""
+    names = kind.split("+")
+    unknown = [n for n in names if n not in FAMILIES]
+    if unknown:
+        raise ConfigError(f"unknown group family {unknown[0]!r}; use one of {', '.join(FAMILIES)} or a+b")
+    families = [FAMILIES[n]() for n in names]
+    return families[0] if len(families) == 1 else Product(families)
