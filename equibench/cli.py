@@ -112,9 +112,12 @@ def _summary(record: dict, reference: dict | None) -> str:
     def show(value: object) -> str:
         return "–" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
 
-    rows = [[name, show(record["metrics"].get(name)), show(record["chance"].get(name)),
-             show(reference and reference["metrics"].get(name))] for name in HEADLINE]
-    lines = [tabulate(rows, ["metric", "value", "chance", "pixels"], tablefmt="plain", disable_numparse=True)]
+    metrics = record["metrics"]
+    ood = any(metrics.get(f"{name}_ood") is not None for name in HEADLINE)  # a view dataset's test_ood
+    rows = [[name, show(metrics.get(name)), *([show(metrics.get(f"{name}_ood"))] if ood else []),
+             show(record["chance"].get(name)), show(reference and reference["metrics"].get(name))] for name in HEADLINE]
+    headers = ["metric", "value", *(["test_ood"] if ood else []), "chance", "pixels"]
+    lines = [tabulate(rows, headers, tablefmt="plain", disable_numparse=True)]
     if record["metrics"]["collapsed"]:
         lines.append("the code collapsed: no error or score is reported")
     lines += [f"warning: {w['message']}" for w in record["warnings"]]

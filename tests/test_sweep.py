@@ -61,7 +61,8 @@ def test_a_sweep_runs_each_cell_once_with_its_log_and_its_share_of_the_threads(s
         assert log.startswith(f"$ equibench run --model {cell.model} ") and "record: " in log
 
 
-def test_rerunning_a_finished_sweep_does_no_work_and_redoes_an_unreadable_record(small_sweep, tmp_path: Path) -> None:
+def test_rerunning_a_finished_sweep_does_no_work_and_redoes_an_unreadable_or_outdated_record(
+        small_sweep, tmp_path: Path) -> None:
     request, _ = small_sweep
     again = run_sweep(request)
     assert len(again.skipped) == 4 and again.outcomes == []
@@ -70,9 +71,13 @@ def test_rerunning_a_finished_sweep_does_no_work_and_redoes_an_unreadable_record
     shutil.copytree(request.out_dir, out)
     damaged = sorted(out.glob("pixels__*seed1*.json"))[0]
     damaged.write_text(damaged.read_text()[:100])  # as a non-atomic writer killed midway would leave it
+    outdated = sorted(out.glob("pca__*seed0*.json"))[0]
+    old = json.loads(outdated.read_text())
+    outdated.write_text(json.dumps({**old, "metric_version": old["metric_version"] - 1}))
     redo = run_sweep(replace(request, out_dir=out))
-    assert [(o.cell.model, o.cell.seed, o.ok) for o in redo.outcomes] == [("pixels", 1, True)]
+    assert sorted((o.cell.model, o.cell.seed, o.ok) for o in redo.outcomes) == [("pca", 0, True), ("pixels", 1, True)]
     assert json.loads(damaged.read_text())["metrics"] == _records(request.out_dir)[damaged.name]["metrics"]
+    assert json.loads(outdated.read_text())["metric_version"] == old["metric_version"]
 
 
 def test_failing_cells_are_listed_at_the_end_and_the_others_still_run(

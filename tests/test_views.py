@@ -204,7 +204,7 @@ def test_the_conditioned_fitted_operator_recovers_a_rotation_of_the_code():
     assert scores.values["commutativity"] < 1e-6 and scores.values["h1_orbit"] > 0.99
 
 
-def test_a_view_card_file_runs_through_the_cli_and_into_the_leaderboard(tmp_path):
+def test_a_view_card_file_runs_through_the_cli_and_into_the_leaderboard(tmp_path, capsys):
     import json
 
     from equibench.cli import main
@@ -216,6 +216,14 @@ def test_a_view_card_file_runs_through_the_cli_and_into_the_leaderboard(tmp_path
     assert main(["run", "--model", "pixels", "--dataset", str(card), "--out", str(tmp_path / "records")]) == 0
     record = json.loads(next((tmp_path / "records").glob("*.json")).read_text())
     assert record["metrics"]["commutativity_ood"] < 0.05 and record["curves"] == {}
+    summary = capsys.readouterr().out
+    assert "test_ood" in summary.splitlines()[1]
+    assert f"{record['metrics']['transform_r2_ood']:.4g}" in next(line for line in summary.splitlines()
+                                                                  if "transform_r2" in line)
     assert main(["leaderboard", "--results", str(tmp_path / "records"), "--out", str(tmp_path / "board")]) == 0
-    assert "tiny-so2-views" in (tmp_path / "board" / "README.md").read_text()
+    board = (tmp_path / "board" / "README.md").read_text()
+    assert "tiny-so2-views" in board
+    ood_row = board.split("In distribution against out of distribution on tiny-so2-views")[1].split("| pixels")[1]
+    m = record["metrics"]
+    assert ood_row.split("|")[1].strip() == f"{m['h1_orbit']:.3g} / {m['h1_orbit_ood']:.3g}"
     assert not list((tmp_path / "board" / "plots").glob("curves-*.png")), "a view dataset has no per-k curves"

@@ -8,7 +8,9 @@ from pathlib import Path
 from equibench.leaderboard.board import Board
 from equibench.leaderboard.ranking import RULE, TABLES
 from equibench.leaderboard.stats import METHOD
-from equibench.leaderboard.tables import WARNED, Markup, common_datasets, dataset_table, summary_table
+from equibench.leaderboard.tables import (
+    WARNED, Markup, common_datasets, dataset_table, has_ood, ood_table, summary_table,
+)
 
 SCATTER_PNG = "plots/scatter.png"
 
@@ -103,6 +105,11 @@ def document(board: Board, markup: Markup, base: Path) -> list[Block]:
             ranked = board.tables[metric][dataset]
             blocks += [Heading(3, f"Ranked by {metric} ({table.title})")]
             blocks += [Table(dataset_table(ranked, table, markup, base))] if ranked else [Para("No row has this metric.")]
+        if has_ood(rows):
+            blocks += [Heading(3, f"In distribution against out of distribution on {dataset}"),
+                       Para("each score on test (views whose elements lie in the training range) / the same "
+                            "score on test_ood (views beyond it: the card's [views.ood] table), mean over seeds"),
+                       Table(ood_table(rows, markup))]
         warned = [f"{r.label}, {w}" for r in rows for w in r.warnings]
         if warned:
             blocks += [Heading(3, f"Warnings on {dataset}"), Items(warned)]

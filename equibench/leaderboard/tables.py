@@ -68,6 +68,27 @@ def dataset_table(ranked: list[Ranked], table: Ranking, markup: Markup, base: Pa
     return tabulate(body, headers, tablefmt=markup.tablefmt, disable_numparse=True)
 
 
+OOD_COLUMNS = ("h1_orbit", "h1_orbit_fitted", "commutativity", "commutativity_fitted", "invariance", "transform_r2",
+               "probe_accuracy")
+
+
+def has_ood(rows: list[Row]) -> bool:
+    """Whether any row was scored on an out-of-distribution split (a view dataset's ``test_ood``)."""
+    return any(r.metrics.get(f"{m}_ood") is not None for r in rows for m in OOD_COLUMNS)
+
+
+def ood_table(rows: list[Row], markup: Markup) -> str:
+    """Each row's scores on ``test`` beside the same scores on ``test_ood`` (elements outside the
+    training range): ``in / ood`` per metric, unranked, learned rows first."""
+    body = []
+    for row in sorted(rows, key=lambda r: (r.calibration, r.label)):
+        cells = [f"{fmt_interval(row.metrics[m], len(row.seeds))} / {fmt_interval(row.metrics[m + '_ood'], len(row.seeds))}"
+                 for m in OOD_COLUMNS]
+        body.append([markup.text(_model_cell(row) + (" (cal.)" if row.calibration else "")), *cells])
+    return tabulate(body, ["model", *(f"{m} (test / test_ood)" for m in OOD_COLUMNS)], tablefmt=markup.tablefmt,
+                    disable_numparse=True)
+
+
 def common_datasets(by_dataset: dict[str, list[Ranked]]) -> list[str]:
     """The datasets on which every ranked (learned) label of the table has a rank: a mean rank is
     taken over these only, so that no two labels' means come from different sets of datasets."""

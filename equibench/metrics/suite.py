@@ -34,7 +34,7 @@ from equibench.models.encoder import Encoder, NotMeasurable, Progress
 from equibench.models.operators import capsule_roll
 from equibench.stopwatch import Stopwatch
 
-METRIC_VERSION = 2
+METRIC_VERSION = 3  # 3: Lie derivatives, _ood and _fitted_mlp keys (view datasets)
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,10 @@ def _operator_metrics() -> dict[str, Metric]:
                                                 f"(cosine), with {op}{ranked}", **FRACTION)
             out[f"h5_{where}{suffix}"] = Metric("H@5 of the same (null where 5 >= candidates)", **FRACTION)
             out[f"mrr_{where}{suffix}"] = Metric("mean reciprocal rank of the same", **FRACTION)
+        out[f"pre_orbit{suffix}"] = Metric(
+            "PRE (3DIEBench): mean 1 - <q, q_nn>^2 between the rotation (unit quaternion) of the view retrieved "
+            "first among the same base image's views and the target view's, with " + op + "; view datasets of a "
+            "rotation family (so2, so3) only", **FRACTION)
     return out
 
 
@@ -85,6 +89,8 @@ SCORED_ON_TEST = {
     "transform_r2_linear_dims": Metric("transform_r2 with a ridge head, per dimension", high=1.0),
     "probe_accuracy": Metric("logistic-regression probe for the label on the full standardised code, "
                              "fit -> test", **FRACTION),
+    "probe_accuracy_invariant": Metric("the same probe on the part of the code the model declares invariant "
+                                       "(Encoder.invariant_dims; SIE's invariant half)", **FRACTION),
 }
 """The metrics scored on a test split: a view dataset's ``test_ood`` gets each again, key + ``_ood``."""
 
@@ -110,6 +116,7 @@ METRICS = {
 }
 HEADLINE = ["h1_orbit", "h1_orbit_fitted", "mrr_orbit", "commutativity", "commutativity_fitted", "invariance",
             "transform_accuracy", "transform_r2", "probe_accuracy"]
+NOT_ROTATIONS = "view datasets of a rotation family (so2, so3) only: PRE compares the rotations of views"
 CYCLIC_ONLY = "defined for the fitted maps of a finite group; a view dataset's elements are continuous"
 
 
@@ -261,6 +268,9 @@ def evaluate(model: Encoder, plugin: str, data: OrbitDataset | ViewDataset, prog
     if not isinstance(fit_pairs, ViewPairs):
         ev.null_reasons.update({f"{name}_fitted_mlp": "view datasets only (a finite group has one fitted map per "
                                 "element)" for name in _operator_metrics() if name.endswith("_fitted_mlp")})
+    ev.null_reasons.update({name: NOT_ROTATIONS for name in METRICS if name.startswith("pre_orbit")})
+    ev.null_reasons.update({name: "the model declares no invariant part (Encoder.invariant_dims)"
+                            for name in METRICS if name.startswith("probe_accuracy_invariant")})
     if m["collapsed"]:
         ev.null_reasons.update({name: "the code collapsed (no spread on test)" for name in METRICS
                                 if name not in ("collapsed", "log_likelihood")})

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from equibench.errors import EquibenchError
+from equibench.metrics.suite import METRIC_VERSION
 from equibench.runs.runner import RunRequest, plan
 
 
@@ -64,12 +65,13 @@ def plan_cell(cell: Cell, request: RunRequest) -> Planned:
 
 
 def is_done(p: Planned) -> bool:
-    """True when the cell's record exists, parses and names the same config, dataset and seed."""
+    """True when the cell's record exists, parses, names the same config, dataset and seed and was
+    scored by this metric version (an older record is scored again, its file replaced)."""
     if p.record is None:
         return False
     try:
         record = json.loads(p.record.read_text())
     except (OSError, ValueError):
         return False
-    return isinstance(record, dict) and (record.get("config_hash"), record.get("dataset_hash"),
-                                         record.get("seed")) == p.key
+    return isinstance(record, dict) and (record.get("config_hash"), record.get("dataset_hash"), record.get("seed"),
+                                         record.get("metric_version")) == (*p.key, METRIC_VERSION)
