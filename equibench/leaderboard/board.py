@@ -75,8 +75,7 @@ def provenance(records: list[Record]) -> dict[str, dict[str, int]]:
 
 def make_board(records: list[Record], skipped: list[Skipped], command: str) -> Board:
     rows = aggregate(records)
-    tables = {
-        metric: {d: table_rows([r for r in rows if r.dataset == d], table) for d in sorted({r.dataset for r in rows})}
-        for metric, table in TABLES.items()
-    }
+    by_dataset = {d: [r for r in rows if r.dataset == d] for d in sorted({r.dataset for r in rows})}
+    tables = {metric: {d: table_rows(held, table) for d, held in by_dataset.items() if table.applies(held)}
+              for metric, table in TABLES.items()}
     return Board(rows, tables, provenance(records), len(records), skipped, command)

@@ -102,6 +102,8 @@ def document(board: Board, markup: Markup, base: Path) -> list[Block]:
         rows = [r for r in board.rows if r.dataset == dataset]
         blocks += [Heading(2, dataset), Para(f"{rows[0].transformation}; profile {rows[0].profile}")]
         for metric, table in TABLES.items():
+            if dataset not in board.tables[metric]:  # a table for some datasets only (the 3DIEBench protocol)
+                continue
             ranked = board.tables[metric][dataset]
             blocks += [Heading(3, f"Ranked by {metric} ({table.title})")]
             blocks += [Table(dataset_table(ranked, table, markup, base))] if ranked else [Para("No row has this metric.")]

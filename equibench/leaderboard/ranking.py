@@ -26,12 +26,17 @@ IMPOSED = {"_roll": "Roll"}  # operators the harness imposes on models with caps
 
 @dataclass(frozen=True)
 class Ranking:
-    """One table: the metric it ranks by, whether higher is better, and which rows it holds."""
+    """One table: the metric it ranks by, whether higher is better, and which rows it holds; a
+    table with ``only_where`` exists only on the datasets where some row has that metric."""
 
     metric: str
     higher_is_better: bool
     title: str
     columns: tuple[str, ...]
+    only_where: str | None = None
+
+    def applies(self, rows: list[Row]) -> bool:
+        return self.only_where is None or any(r.metrics.get(self.only_where) is not None for r in rows)
 
 
 TABLES = {
@@ -42,6 +47,10 @@ TABLES = {
                                ("h1_orbit_fitted", "mrr_orbit_fitted", "h1_all_fitted", "commutativity_fitted",
                                 "invariance", "transform_accuracy", "transform_r2", "probe_accuracy",
                                 "log_likelihood")),
+    "transform_r2": Ranking("transform_r2", True, "the 3DIEBench protocol (SIE): rotation view datasets, every model",
+                            ("transform_r2", "transform_r2_dims", "mrr_orbit", "h1_orbit", "h5_orbit", "pre_orbit",
+                             "probe_accuracy", "probe_accuracy_invariant", "invariance"),
+                            only_where="pre_orbit_fitted"),
 }
 
 
