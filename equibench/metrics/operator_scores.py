@@ -64,17 +64,19 @@ def score_operator(z: torch.Tensor, operator: Operator, pairs: CyclicPairs | Vie
     orbits, views, _ = z.shape
     flat = z.flatten(0, 1)
     spread = total_variance(z)
-    unit_views = unit(z)
-    unit_flat = unit_views.flatten(0, 1)
+    if retrieval:
+        unit_views = unit(z)
+        unit_flat = unit_views.flatten(0, 1)
     per_batch = orbits * views
     chosen = _all_queries(pairs, per_batch)
     out = OperatorScores()
     errors, orbit_ranks, all_ranks = [], [], []
     offsets = torch.zeros(views, dtype=torch.float64)
+    sources = torch.empty_like(flat)  # the operator's input, a fresh copy each batch in one buffer (no page faults)
     for b, batch in enumerate(pairs.batches()):
         source = batch.orbit * views + batch.source
         target = batch.orbit * views + batch.target
-        predicted = operator(flat[source], batch.element)
+        predicted = operator(torch.index_select(flat, 0, source, out=sources), batch.element)
         errors.append(mean_squared_error(predicted, flat, target) / spread)
         if not retrieval:
             continue
