@@ -49,6 +49,8 @@ from equibench_plugins.vae import (
 
 OBJECTIVES = ("classify", "vae")
 MASK_MARGIN = 1.0  # percent of the radius: keep the inscribed disc, fade out the corners
+CPU_CHUNK = 128  # images per pass on the CPU: the first block's activations for the harness's 512
+# images (107 MB) fall out of cache, and 128 at a time encode 2x faster (digits-rot18, 1 thread)
 
 
 class GCNN(Encoder):
@@ -157,8 +159,10 @@ class GCNN(Encoder):
 
     @torch.no_grad()
     def features(self, images: torch.Tensor, exported: bool = True) -> torch.Tensor:
-        """f(x) ``[B, K * N]`` through the exported network, or through escnn's own modules."""
-        return self._encoder_output(images, exported)[:, : self.latent_dim]
+        """f(x) ``[B, K * N]`` through the exported network, or through escnn's own modules; on the
+        CPU ``CPU_CHUNK`` images at a time (the same bits as one pass over the batch, tested)."""
+        chunks = images.split(CPU_CHUNK) if self.device.type == "cpu" else [images]
+        return torch.cat([self._encoder_output(chunk, exported)[:, : self.latent_dim] for chunk in chunks])
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         return self.features(images)

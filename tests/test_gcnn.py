@@ -96,6 +96,16 @@ def test_exported_network_gives_the_escnn_outputs_with_plain_torch_modules(objec
     assert not any(isinstance(m, nn.EquivariantModule) for m in exported.modules())
 
 
+def test_encoding_in_chunks_gives_the_bits_of_one_pass() -> None:
+    """On the CPU the network encodes 128 images at a time; every bit must be what one pass over the
+    harness's batch gives (records depend on it). Quick widths: the kernels depend on them."""
+    torch.manual_seed(0)
+    spec = DataSpec("test", (1, 28, 28), 10, Rotation(18))
+    model = GCNN({**GCNN.default_config("quick", spec), "train": False}, spec, torch.device("cpu"))
+    x = torch.rand(300, 1, 28, 28)  # two chunks of 128 and one of 44
+    assert torch.equal(model.features(x), model._encoder_output(x, exported=True)[:, : model.latent_dim])
+
+
 def test_export_equivalence_on_colour_images() -> None:
     model = _model(Hue(8), channels=3, train=False)
     x = torch.rand(6, 3, 28, 28)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -110,3 +112,28 @@ def test_hue_on_lit_pixels_only_gives_torchvisions_very_bits(digits: torch.Tenso
         for k in range(18):
             assert torch.equal(hue.apply(x, k) if x.ndim == 4 else hue._act(x, k),
                                TF.adjust_hue(x, (k / 18 + 0.5) % 1.0 - 0.5))
+
+
+
+def _resampled_per_image(x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+    """The resampling as it was: one sampling grid computed for every image of the batch."""
+    import torch.nn.functional as F
+
+    theta = torch.zeros(len(x), 2, 3)
+    theta[:, :, :2] = matrix
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bicubic", padding_mode="zeros", align_corners=False).clamp(0.0, 1.0)
+
+
+def test_one_shared_grid_gives_the_bits_of_a_grid_per_image(digits: torch.Tensor) -> None:
+    """Resampling shares one sampling grid across the batch; every output bit must be what a grid
+    per image gives (datasets and records depend on it), for every resampled step of rot18 and scale18."""
+    x = torch.cat([digits, colourise(digits)[:, 1:], digits.flip(0)], dim=1)  # four channels, two of them dark
+    rotation, scale = Rotation(18), Scale(18, (0.6, 1.26))
+    for k in range(1, 18):
+        a = math.radians(k * 20)
+        if k % 9:  # 180 degrees is rot90, not resampled
+            turn = torch.tensor([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+            assert torch.equal(rotation.apply(x, k), _resampled_per_image(x, turn)), k
+        zoom = torch.eye(2) / scale.factor(k)
+        assert torch.equal(scale.apply(x, k), _resampled_per_image(x, zoom)), k

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from equibench.metrics.commutativity import total_variance
+from equibench.metrics.commutativity import mean_squared_error, total_variance
 from equibench.metrics.pairs import CyclicPairs, ViewPairs
 from equibench.metrics.retrieval import chance, mean, orbit_similarity, ranks, top1_offsets, unit
 from equibench.models.encoder import Operator
@@ -50,18 +50,20 @@ def score_operator(z: torch.Tensor, operator: Operator, pairs: CyclicPairs | Vie
     orbits, views, _ = z.shape
     flat = z.flatten(0, 1)
     spread = total_variance(z)
-    unit_views = unit(z)
-    unit_flat = unit_views.flatten(0, 1)
+    if retrieval:
+        unit_views = unit(z)
+        unit_flat = unit_views.flatten(0, 1)
     per_batch = orbits * views
     chosen = _all_queries(pairs, per_batch)
     out = OperatorScores()
     errors, orbit_ranks, all_ranks = [], [], []
     offsets = torch.zeros(views, dtype=torch.float64)
+    sources = torch.empty_like(flat)  # the operator's input, a fresh copy each batch in one buffer (no page faults)
     for b, batch in enumerate(pairs.batches()):
         source = batch.orbit * views + batch.source
         target = batch.orbit * views + batch.target
-        predicted = operator(flat[source], batch.element)
-        errors.append(float((predicted.double() - flat[target].double()).pow(2).sum(1).mean()) / spread)
+        predicted = operator(torch.index_select(flat, 0, source, out=sources), batch.element)
+        errors.append(mean_squared_error(predicted, flat, target) / spread)
         if not retrieval:
             continue
         queries = unit(predicted)

@@ -19,6 +19,7 @@ a fixed seed, so every model and seed is scored on the same pairs.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -48,22 +49,45 @@ def _pairs(codes: np.ndarray, pairs: CyclicPairs, count: int, generator: torch.G
     return x, pairs.features(g).numpy()
 
 
+@dataclass(frozen=True)
+class TransformHeads:
+    """Both heads fitted on pairs of ``fit``, and the pair generator's state after drawing those
+    pairs: every test split (``test``, ``test_ood``) is then scored on the pairs a fresh draw would
+    have given it after fitting, by the same heads, which are fitted once (the MLP is the slowest
+    stage of a pixels record; fitting it again per split gave the very same head)."""
+
+    mlp: MLPRegressor
+    ridge: RidgeCV
+    state: torch.Tensor
+
+    @classmethod
+    def fit(cls, x_fit: np.ndarray, fit_pairs: CyclicPairs, seed: int) -> TransformHeads:
+        """Heads fitted on standardised codes ``x_fit[S, V, d]`` of ``fit``."""
+        generator = torch.Generator().manual_seed(PAIR_SEED)
+        pairs_fit, y_fit = _pairs(x_fit, fit_pairs, FIT_PAIRS, generator)
+        ridge = RidgeCV(alphas=ALPHAS).fit(pairs_fit, y_fit)
+        mlp = MLPRegressor(hidden_layer_sizes=(HIDDEN,), early_stopping=True, max_iter=200, random_state=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            mlp.fit(pairs_fit, y_fit)
+        return cls(mlp, ridge, generator.get_state())
+
+    def score(self, x_test: np.ndarray, test_pairs: CyclicPairs) -> dict[str, float]:
+        """``transform_r2`` (MLP, pooled), ``transform_r2_dims`` (MLP, per dimension) and the same for
+        the ridge head (``transform_r2_linear``, ``transform_r2_linear_dims``) on standardised codes
+        ``x_test[S, V, d]`` of a test split."""
+        generator = torch.Generator()
+        generator.set_state(self.state)
+        pairs_test, y_test = _pairs(x_test, test_pairs, TEST_PAIRS, generator)
+        out = {}
+        for name, head in (("transform_r2", self.mlp), ("transform_r2_linear", self.ridge)):
+            predicted = head.predict(pairs_test)
+            out[name] = r2_pooled(y_test, predicted)
+            out[f"{name}_dims"] = float(r2_score(y_test, predicted))
+        return out
+
+
 def transform_r2(x_fit: np.ndarray, x_test: np.ndarray, fit_pairs: CyclicPairs, test_pairs: CyclicPairs,
                  seed: int) -> dict[str, float]:
-    """``transform_r2`` (MLP, pooled), ``transform_r2_dims`` (MLP, per dimension) and the same for
-    the ridge head (``transform_r2_linear``, ``transform_r2_linear_dims``), from standardised codes
-    ``[S, V, d]`` of the ``fit`` and ``test`` splits."""
-    generator = torch.Generator().manual_seed(PAIR_SEED)
-    pairs_fit, y_fit = _pairs(x_fit, fit_pairs, FIT_PAIRS, generator)
-    pairs_test, y_test = _pairs(x_test, test_pairs, TEST_PAIRS, generator)
-    ridge = RidgeCV(alphas=ALPHAS).fit(pairs_fit, y_fit)
-    mlp = MLPRegressor(hidden_layer_sizes=(HIDDEN,), early_stopping=True, max_iter=200, random_state=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        mlp.fit(pairs_fit, y_fit)
-    out = {}
-    for name, head in (("transform_r2", mlp), ("transform_r2_linear", ridge)):
-        predicted = head.predict(pairs_test)
-        out[name] = r2_pooled(y_test, predicted)
-        out[f"{name}_dims"] = float(r2_score(y_test, predicted))
-    return out
+    """:meth:`TransformHeads.score` of heads fitted on ``x_fit``, on ``x_test``."""
+    return TransformHeads.fit(x_fit, fit_pairs, seed).score(x_test, test_pairs)

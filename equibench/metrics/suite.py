@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import torch
@@ -27,8 +28,8 @@ from equibench.metrics.fitted import (
 )
 from equibench.metrics.operator_scores import score_operator
 from equibench.metrics.pairs import CyclicPairs, ViewPairs, pairs_of
-from equibench.metrics.regression import transform_r2
-from equibench.metrics.representation import participation_ratio, probe_accuracy, standardiser
+from equibench.metrics.regression import TransformHeads
+from equibench.metrics.representation import fit_probe, participation_ratio, probe_accuracy, standardiser
 from equibench.models.checks import check_latents, checked_operator, encode_split
 from equibench.models.encoder import Encoder, NotMeasurable, Progress
 from equibench.models.operators import capsule_roll
@@ -156,7 +157,8 @@ def _score(ev: Evaluation, name: str, suffix: str, z: torch.Tensor, op: Callable
 class Fitted:
     """What is fitted on ``fit`` and scored on every test split: whitening, fitted operators (a
     finite group's maps M_k, or a view dataset's conditioned operators), the heads' standardiser and
-    their training data (standardised codes ``x``, labels, pairs)."""
+    their training data (standardised codes ``x``, labels, pairs). The heads are fitted on first use,
+    inside the first split's stage, and reused by the others."""
 
     whiten: Whitener
     operators: dict[str, Callable]
@@ -165,6 +167,15 @@ class Fitted:
     x: Any
     labels: torch.Tensor
     pairs: CyclicPairs | ViewPairs
+    seed: int
+
+    @cached_property
+    def transform_heads(self) -> TransformHeads:
+        return TransformHeads.fit(self.x, self.pairs, self.seed)
+
+    @cached_property
+    def probe(self) -> Any:
+        return fit_probe(self.x, self.labels, self.seed)
 
 
 def _fit(ev: Evaluation, model_seed: int, z_fit: torch.Tensor, labels: torch.Tensor,
@@ -183,11 +194,11 @@ def _fit(ev: Evaluation, model_seed: int, z_fit: torch.Tensor, labels: torch.Ten
             operators["_fitted_mlp"] = fit_conditional_mlp(w_fit, fit_pairs, model_seed)
     with ev.watch.stage("standardise"):
         scale = standardiser(z_fit)
-    return Fitted(whiten, operators, maps, scale, scale(z_fit), labels, fit_pairs)
+    return Fitted(whiten, operators, maps, scale, scale(z_fit), labels, fit_pairs, model_seed)
 
 
 def _score_split(ev: Evaluation, declared: dict[str, Callable | None], fitted: Fitted, z: torch.Tensor,
-                 labels: torch.Tensor, pairs: CyclicPairs | ViewPairs, seed: int, split: str, classes: int) -> None:
+                 labels: torch.Tensor, pairs: CyclicPairs | ViewPairs, split: str, classes: int) -> None:
     """Every metric of :data:`SCORED_ON_TEST` on one test split (codes ``z``), keys ending ``split``."""
     m = ev.metrics
     for suffix, op in declared.items():
@@ -208,9 +219,9 @@ def _score_split(ev: Evaluation, declared: dict[str, Callable | None], fitted: F
         ev.null_reasons.update({"homomorphism": CYCLIC_ONLY, "transform_accuracy" + split: CYCLIC_ONLY})
     x = fitted.scale(z)
     with ev.watch.stage("transform_r2" + split):
-        m.update({k + split: v for k, v in transform_r2(fitted.x, x, fitted.pairs, pairs, seed).items()})
+        m.update({k + split: v for k, v in fitted.transform_heads.score(x, pairs).items()})
     with ev.watch.stage("probe_accuracy" + split):
-        m["probe_accuracy" + split] = probe_accuracy(fitted.x, fitted.labels, x, labels, seed)
+        m["probe_accuracy" + split] = probe_accuracy(fitted.probe, x, labels)
         ev.chance["probe_accuracy" + split] = 1 / classes
 
 
@@ -284,7 +295,7 @@ def evaluate(model: Encoder, plugin: str, data: OrbitDataset | ViewDataset, prog
         fitted = _fit(ev, seed, z_fit, fit.labels, fit_pairs)
         for split, name in tests.items():
             _score_split(ev, declared, fitted, z_tests[split], data.splits[name].labels,
-                         pairs_of(data.splits[name], t), seed, split, data.num_classes)
+                         pairs_of(data.splits[name], t), split, data.num_classes)
         with ev.watch.stage("participation_ratio"):
             m["participation_ratio"] = participation_ratio(z_test)
         _lie(ev, model, plugin, data, total_variance(z_test))
