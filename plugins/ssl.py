@@ -100,7 +100,7 @@ def common_config(profile: str) -> dict[str, Any]:
         return {"backbone": "resnet18", "cnn_widths": [16, 32, 64, 128], "mlp": [2048, 2048, 2048],
                 "batch_size": 1024, "epochs": 2000, "lr": 1e-3, "weight_decay": 1e-6}
     return {"backbone": "cnn", "cnn_widths": [16, 32, 64, 128], "mlp": [256, 256, 256],
-            "batch_size": 128, "epochs": 60, "lr": 1e-3, "weight_decay": 1e-6}
+            "batch_size": 128, "epochs": 100, "lr": 1e-3, "weight_decay": 1e-6}
 
 
 class PairTrained(Encoder):
