@@ -95,7 +95,8 @@ def covariance(z: torch.Tensor) -> torch.Tensor:
 
 def common_config(profile: str) -> dict[str, Any]:
     """The settings both plugins share. ``paper``: SIE's 3DIEBench run (ResNet-18, batch 1024, 2000
-    epochs, Adam 1e-3, weight decay 1e-6); ``quick``: a small CNN that trains in minutes on 2 cores."""
+    epochs, Adam 1e-3, weight decay 1e-6); ``quick``: a small CNN that trains in minutes on 2 cores.
+    ``cnn_widths`` is read by the ``cnn`` backbone only."""
     if profile == "paper":
         return {"backbone": "resnet18", "cnn_widths": [16, 32, 64, 128], "mlp": [2048, 2048, 2048],
                 "batch_size": 1024, "epochs": 2000, "lr": 1e-3, "weight_decay": 1e-6}
