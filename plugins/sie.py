@@ -33,7 +33,9 @@ from equibench.errors import ConfigError
 from equibench.groups import Family
 from equibench.models import DataSpec, Operator
 from equibench.transforms import Transformation
-from equibench_plugins.ssl import PairTrained, backbone, common_config, covariance, family_of, projector, variance
+from equibench_plugins.joint_embedding import (
+    PairTrained, backbone, common_config, covariance, family_of, projector, variance,
+)
 
 
 def sie_loss(x_inv: torch.Tensor, x_eq: torch.Tensor, y_inv: torch.Tensor, y_eq: torch.Tensor,

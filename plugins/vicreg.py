@@ -5,9 +5,9 @@ On a pair ``(x, y = g . x)``, with z the projector's output (the expander's)::
 
     lambda * MSE(z(x), z(y))  +  mu * [V(z(x)) + V(z(y))] / 2  +  nu * [C(z(x)) + C(z(y))]
 
-with the paper's lambda = mu = 25, nu = 1 (V and C: :func:`~equibench_plugins.ssl.variance`,
-:func:`~equibench_plugins.ssl.covariance`). It ignores g: it is trained to be invariant, declares the
-identity as its operator and the whole code as its invariant part.
+with the paper's lambda = mu = 25, nu = 1 (V and C: :func:`~equibench_plugins.joint_embedding.variance`
+and :func:`~equibench_plugins.joint_embedding.covariance`). It ignores g: it is trained to be invariant,
+declares the identity as its operator and the whole code as its invariant part.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from torch import nn
 from equibench.groups import Family
 from equibench.models import DataSpec, Operator
 from equibench.transforms import Transformation
-from equibench_plugins.ssl import PairTrained, backbone, common_config, covariance, projector, variance
+from equibench_plugins.joint_embedding import PairTrained, backbone, common_config, covariance, projector, variance
 
 
 def vicreg_loss(x: torch.Tensor, y: torch.Tensor, config: dict[str, Any]) -> dict[str, torch.Tensor]:

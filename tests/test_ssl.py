@@ -15,7 +15,6 @@ import torch
 
 from equibench.cli import main
 from equibench.data.cards import parse_card
-from equibench.data.orbits import OrbitSplit
 from equibench.data.sources import load_source
 from equibench.data.views import ViewSplit, generate
 from equibench.errors import ConfigError
