@@ -100,6 +100,12 @@ class Encoder(ABC):
         derivative of a continuous operator; None where it declares none."""
         return None
 
+    def invariant_dims(self) -> slice | None:
+        """The dimensions of f(x) the model declares invariant to the dataset's transformations, as a
+        slice of the code's last axis (SIE's invariant part, say), so that they can be probed on
+        their own; None where it declares none."""
+        return None
+
     def capsules(self) -> tuple[int, int] | None:
         """Latent layout ``(capsules, capsule_dim)`` under which Roll is meaningful, if any.
 
