@@ -122,18 +122,18 @@ def _check_views(views: dict[str, Any], family: Family, where: str) -> None:
     """A view count of at least 2, and every sampled parameter one the family has, as intervals."""
     if not isinstance(views.get("count"), int) or views["count"] < 2:
         raise ConfigError(f"{where}: [views] count must be an integer of at least 2")
-    names = {p.name for p in family.parameters}
+    names = [p.name for p in family.sampled]
     for table in ("train", "ood"):
         ranges = views.get(table, {})
         if table == "train" and not ranges:
             raise ConfigError(f"{where}: [views.train] must give the interval(s) of at least one of {', '.join(names)}")
         for name, intervals in ranges.items():
-            if name not in names:
-                raise ConfigError(f"{where}: [views.{table}] {name!r} is not a parameter of {family.kind} "
-                                  f"({', '.join(names)})")
             pairs = [intervals] if intervals and not isinstance(intervals[0], list) else intervals
-            if not pairs or any(len(i) != 2 or not float(i[0]) < float(i[1]) for i in pairs):
+            if name in names and (not pairs or any(len(i) != 2 or not float(i[0]) < float(i[1]) for i in pairs)):
                 raise ConfigError(f"{where}: [views.{table}] {name} must be [lo, hi] or [[lo, hi], ...] with lo < hi")
+        problem = family.sampling_problem(ranges)
+        if problem:
+            raise ConfigError(f"{where}: [views.{table}] {problem}")
 
 
 def parse_card(text: str, where: str) -> DatasetCard:

@@ -10,7 +10,8 @@ equivariant.
 A view dataset has no finite set of elements to fit one map each, so its fitted operator is
 conditioned on g (Synesis's "feature prediction"): ``M(g) = sum_m phi_m(g) M_m``, linear in f with
 coefficients linear in phi(g) = (1, cos m a, sin m a for m <= ``HARMONICS`` and every angle a, the
-other parameters as they are), one ridge regression on phi(g) (x) f(x). For a finite group with
+other parameters as they are; for SO(3) the entries of the rotation matrix), one ridge regression
+on phi(g) (x) f(x). For a finite group with
 one-hot phi this is one map per element again. The MLP variant (``_fitted_mlp``) reads
 (f(x), phi(g)) with one hidden layer of ``HIDDEN`` units: a richer operator, which flatters any
 invertible code more, reported beside the linear one, never instead of it.
@@ -112,8 +113,9 @@ def transform_accuracy(w_test: torch.Tensor, maps: dict[int, torch.Tensor], pair
 
 
 def _conditioning(pairs: ViewPairs, elements: torch.Tensor) -> torch.Tensor:
-    """phi(g) ``[P, F]``: a constant, then the family's features with ``HARMONICS`` harmonics."""
-    features = pairs.family.features(elements, HARMONICS)
+    """phi(g) ``[P, F]``: a constant, then the family's conditioning functions with ``HARMONICS``
+    harmonics (angles; SO(3): the rotation matrix)."""
+    features = pairs.family.conditioning(elements, HARMONICS)
     return torch.cat([torch.ones(len(features), 1, dtype=torch.float64), features], dim=1)
 
 
