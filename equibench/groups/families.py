@@ -334,7 +334,8 @@ class SO3(Family):
         return x.rotated(self.matrix(elements))
 
     def describe(self):
-        return f"{super().describe()}; drawn by {self.ANGLE.name} or {', '.join(p.name for p in self.EULER)}"
+        return (f"{self.kind}: rotation as a unit quaternion (w, x, y, z), w >= 0; drawn by {self.ANGLE.name} or "
+                f"{', '.join(p.name for p in self.EULER)} (degrees)")
 
 
 class Product(Family):
