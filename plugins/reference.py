@@ -29,9 +29,13 @@ class Pixels(Encoder):
         return images.flatten(1)
 
     def operator(self, transformation: Transformation | Family) -> Operator | None:
-        """The image action itself: the cyclic step k, or any element of a view dataset's family."""
+        """The image action itself: the cyclic step k, or any element of a view dataset's family;
+        nothing for a family that turns 3D objects (SO(3)), whose views are rendered: no map of
+        the pixels of one view gives another (the hidden side of the object is not in them)."""
         shape = self.spec.image_shape
         if isinstance(transformation, Family):
+            if not transformation.acts_on_images:
+                return None
             return lambda z, g: transformation.act(z.unflatten(1, shape), g).flatten(1)
         if not transformation.group_action:
             return None

@@ -1,7 +1,8 @@
 """Dataset cards: the TOML file that defines a transformation dataset, one per dataset id.
 
 A card names the source, the transformation (kind, order N, step, interpolation), the number
-of base images in each split and the seed. A *view* card (a ``[views]`` table) names a continuous
+of base images in each split and the seed; a card of a rendered source (3D objects) also the
+``image_size`` its views are rendered at. A *view* card (a ``[views]`` table) names a continuous
 family instead (:func:`equibench.groups.build_family`), the number of views of each base image and
 the distribution of their elements; its ``[views.ood]`` table, if any, is the distribution of a
 fourth split ``test_ood`` (see :mod:`equibench.data.views`). The built-in cards live in the repository's
@@ -20,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from equibench.data.sources import SOURCES
+from equibench.data.sources import RENDERED, SOURCES
 from equibench.errors import ConfigError
 from equibench.groups import Family, build_family
 from equibench.transforms import Transformation, build_transformation
@@ -40,14 +41,16 @@ class DatasetCard:
     transformation: dict[str, Any]
     splits: dict[str, int]
     views: dict[str, Any] | None = None  # view datasets only: count, train and ood distributions
+    image_size: int | None = None  # rendered sources only: the side of the square images, in pixels
 
     @property
     def hash(self) -> str:
-        """Hash of the card's content: the cache key of the generated dataset (an orbit card's
-        hash is what it was before view cards existed)."""
+        """Hash of the card's content: the cache key of the generated dataset (a card without
+        views or image size hashes as it did before those fields existed)."""
         content = asdict(self)
-        if self.views is None:
-            del content["views"]
+        for optional in ("views", "image_size"):
+            if content[optional] is None:
+                del content[optional]
         blob = json.dumps(content, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -68,6 +71,7 @@ def _check(card: DatasetCard, where: str) -> DatasetCard:
     t = card.build_transformation()
     if card.views is not None:
         _check_views(card.views, t, where)
+    _check_rendering(card, t, where)
     stated = card.transformation.get("step_degrees")
     if stated is not None and (t.order is None or abs(float(stated) - 360.0 / t.order) > 1e-9):
         raise ConfigError(f"{where}: step_degrees {stated} is not 360/{t.order}")
@@ -84,8 +88,9 @@ FIELDS: dict[str, tuple[type, str]] = {  # field -> (TOML type, how the error na
     "transformation": (dict, "a table [transformation]"),
     "splits": (dict, "a table [splits]"),
     "views": (dict, "a table [views]"),
+    "image_size": (int, "an integer (pixels)"),
 }
-OPTIONAL = {"description", "views"}
+OPTIONAL = {"description", "views", "image_size"}
 TRANSFORMATION_FIELDS = {"kind": (str, "a string"), "order": (int, "an integer")}
 
 
@@ -118,22 +123,41 @@ def _field_problems(raw: dict[str, Any]) -> list[str]:
     return found
 
 
+def _check_rendering(card: DatasetCard, t: Transformation | Family, where: str) -> None:
+    """A rendered source (3D objects) goes with a family that turns objects and an image size; an
+    image source with neither."""
+    rendered = card.source in RENDERED
+    turns_objects = isinstance(t, Family) and not t.acts_on_images
+    if rendered and not turns_objects:
+        raise ConfigError(f"{where}: source {card.source!r} renders 3D objects: give a [views] table and "
+                          "transformation kind 'so3'")
+    if turns_objects and not rendered:
+        raise ConfigError(f"{where}: kind {t.kind!r} turns 3D objects, not images: use a rendered source "
+                          f"({', '.join(RENDERED)})")
+    if rendered and (card.image_size is None or card.image_size < 8):
+        raise ConfigError(f"{where}: source {card.source!r} renders its views: give image_size = 28 or 64 "
+                          "(pixels, at least 8)")
+    if card.image_size is not None and not rendered:
+        raise ConfigError(f"{where}: image_size is for a rendered source ({', '.join(RENDERED)}); "
+                          f"{card.source!r} images are 28x28")
+
+
 def _check_views(views: dict[str, Any], family: Family, where: str) -> None:
     """A view count of at least 2, and every sampled parameter one the family has, as intervals."""
     if not isinstance(views.get("count"), int) or views["count"] < 2:
         raise ConfigError(f"{where}: [views] count must be an integer of at least 2")
-    names = {p.name for p in family.parameters}
+    names = [p.name for p in family.sampled]
     for table in ("train", "ood"):
         ranges = views.get(table, {})
         if table == "train" and not ranges:
             raise ConfigError(f"{where}: [views.train] must give the interval(s) of at least one of {', '.join(names)}")
         for name, intervals in ranges.items():
-            if name not in names:
-                raise ConfigError(f"{where}: [views.{table}] {name!r} is not a parameter of {family.kind} "
-                                  f"({', '.join(names)})")
             pairs = [intervals] if intervals and not isinstance(intervals[0], list) else intervals
-            if not pairs or any(len(i) != 2 or not float(i[0]) < float(i[1]) for i in pairs):
+            if name in names and (not pairs or any(len(i) != 2 or not float(i[0]) < float(i[1]) for i in pairs)):
                 raise ConfigError(f"{where}: [views.{table}] {name} must be [lo, hi] or [[lo, hi], ...] with lo < hi")
+        problem = family.sampling_problem(ranges)
+        if problem:
+            raise ConfigError(f"{where}: [views.{table}] {problem}")
 
 
 def parse_card(text: str, where: str) -> DatasetCard:
@@ -148,7 +172,7 @@ def parse_card(text: str, where: str) -> DatasetCard:
         raise ConfigError(f"{where}: not a valid dataset card: {'; '.join(found)}")
     card = DatasetCard(id=raw["id"], description=raw.get("description", ""), source=raw["source"],
                        seed=raw["seed"], transformation=dict(raw["transformation"]), splits=dict(raw["splits"]),
-                       views=dict(raw["views"]) if "views" in raw else None)
+                       views=dict(raw["views"]) if "views" in raw else None, image_size=raw.get("image_size"))
     return _check(card, where)
 
 

@@ -110,7 +110,7 @@ def _draw_bases(card: DatasetCard, pools: dict[str, BaseImages]) -> dict[str, Ba
                 f"{card.source} pool {pool!r} has only {len(order[pool]) - taken[pool]} left"
             )
         taken[pool] += count
-        bases[split] = BaseImages(pools[pool].images[idx], pools[pool].labels[idx])
+        bases[split] = pools[pool][idx]
     return bases
 
 
@@ -145,7 +145,7 @@ def cache_path(card: DatasetCard, cache_dir: Path, kind: str = "", version: int 
 
 def pools(card: DatasetCard, data_root: Path | None, download: bool) -> dict[str, BaseImages]:
     """The source's base image pools for ``card`` (a procedural source draws the card's split sizes)."""
-    return load_source(card.source, data_root, download, sizes=card.splits, seed=card.seed)
+    return load_source(card.source, data_root, download, sizes=card.splits, seed=card.seed, image_size=card.image_size)
 
 
 def cached(path: Path, card: DatasetCard, split_type: type[Split], dataset_type: type[OrbitDataset],

@@ -1,10 +1,14 @@
-"""Base images, before any transformation: the embedded digits, procedural glyphs, MNIST and Fashion-MNIST.
+"""Bases, before any transformation: the embedded digits, procedural glyphs, MNIST and Fashion-MNIST,
+and procedural 3D objects.
 
-Every source gives uint8 images ``[N, 1, 28, 28]`` and integer labels, in one or more pools:
+Every image source gives uint8 images ``[N, 1, 28, 28]`` and integer labels, in one or more pools:
 ``all`` for a source without an official test set (the embedded digits), ``train`` and ``test``
 for torchvision's datasets, so that the model never trains on the official test images, and one
 pool per split, exactly as large as the card asks, for a source that draws its images on demand
-(the glyphs, whose ``test`` faces are held out).
+(the glyphs, whose ``test`` faces are held out). A *rendered* source (``shapes3d``) gives 3D
+objects instead (:class:`equibench.data.shapes3d.Objects`), which the group turns and a renderer
+draws: both kinds of base have ``labels``, are indexed like tensors and give their ``views`` at
+group elements, which is all a view dataset asks of them.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import torch
 import torch.nn.functional as F
 
 from equibench.errors import DataError
+from equibench.groups import Family
+from equibench.transforms import colourise
 
 CANVAS = 28
 DIGIT_BOX = 18  # the 8x8 digit fills an 18x18 box: its diagonal (25.5 px) fits any rotation
@@ -28,6 +34,17 @@ class BaseImages:
 
     images: torch.Tensor
     labels: torch.Tensor
+
+    def __getitem__(self, index: slice | torch.Tensor) -> BaseImages:
+        return BaseImages(self.images[index], self.labels[index])
+
+    def views(self, family: Family, elements: torch.Tensor) -> torch.Tensor:
+        """Images ``[n, V, C, H, W]`` in [0, 1]: each image acted on by each of its elements
+        ``[n, V, p]`` of ``family`` (coloured first where the family needs colour)."""
+        x = self.images.float() / 255.0
+        x = colourise(x) if family.needs_colour else x
+        n, count = elements.shape[:2]
+        return family.act(x.repeat_interleave(count, dim=0), elements.flatten(0, 1)).unflatten(0, (n, count))
 
 
 def embedded_digits() -> dict[str, BaseImages]:
@@ -74,7 +91,10 @@ SOURCES = {
     "glyphs": "digits drawn from matplotlib's fonts with random distortions, test faces held out (no network)",
     "mnist": "MNIST through torchvision, from --data-root",
     "fashion": "Fashion-MNIST through torchvision, from --data-root",
+    "shapes3d": "procedural 3D objects of 12 classes built from primitives, rendered at known rotations (no network)",
 }
+RENDERED = ("shapes3d",)
+"""Sources whose bases are 3D objects, drawn at the card's ``image_size`` by a renderer."""
 
 
 def renderer(name: str) -> str:
@@ -83,19 +103,27 @@ def renderer(name: str) -> str:
         from equibench.data import glyphs
 
         return glyphs.renderer()
+    if name == "shapes3d":
+        from equibench.data import shapes3d
+
+        return shapes3d.renderer()
     return ""
 
 
 def load_source(name: str, data_root: Path | None = None, download: bool = False,
-                sizes: Mapping[str, int] | None = None, seed: int = 0) -> dict[str, BaseImages]:
-    """Load the base image pools of source ``name``; a procedural source draws ``sizes[split]``
-    images per split from ``seed``."""
+                sizes: Mapping[str, int] | None = None, seed: int = 0, image_size: int | None = None) -> dict:
+    """Load the base pools of source ``name``; a procedural source draws ``sizes[split]`` bases per
+    split from ``seed``, a rendered one to be drawn at ``image_size``."""
     if name == "digits":
         return embedded_digits()
     if name == "glyphs":
         from equibench.data.glyphs import glyph_pools
 
         return glyph_pools(sizes or {}, seed)
+    if name == "shapes3d":
+        from equibench.data.shapes3d import object_pools
+
+        return object_pools(sizes or {}, seed, image_size or 28)
     if name in SOURCES:
         return _torchvision_pools(name, data_root, download)
     raise DataError(f"unknown image source {name!r}; use one of {', '.join(SOURCES)}")

@@ -2,9 +2,11 @@
 
 A view card names a continuous family (:mod:`equibench.groups`), the view count V and, per
 parameter, the intervals its values are drawn from, uniformly over their union (``[views.train]``,
-for ``train``, ``fit`` and ``test``). Each view is computed from its base image in one call of the
+for ``train``, ``fit`` and ``test``). Each view is computed from its base in one call of the
 family's action (never by transforming a view) and stored as uint8 with its element, a float64 row
-of the family's parameters. A ``[views.ood]`` table adds the split ``test_ood``, base images of the
+of the family's parameters. The base says how it is seen (``base.views(family, elements)``): an
+image is acted on by the family's image action, a 3D object (:mod:`equibench.data.shapes3d`) is
+turned by the family and rendered. A ``[views.ood]`` table adds the split ``test_ood``, base images of the
 test pool whose views are drawn from other intervals (train |angle| <= 90 degrees, test beyond):
 the metrics score it separately, under keys ending ``_ood``. The content hash covers every stored
 tensor; generated datasets are cached under the card's hash, as orbit datasets are.
@@ -21,7 +23,6 @@ from equibench.data.cards import OOD, DatasetCard
 from equibench.data.orbits import OrbitDataset, Progress, Split, _draw_bases, cache_path, cached, content_hash, pools
 from equibench.data.sources import BaseImages
 from equibench.groups import Family
-from equibench.transforms import colourise
 
 FORMAT = 1  # bump when generation changes, so old caches are not reused
 CHUNK = 256  # base images transformed per call
@@ -54,11 +55,8 @@ def generate(card: DatasetCard, pools: dict[str, BaseImages], progress: Progress
         elements = family.sample(len(base.labels) * views, ranges, g).unflatten(0, (len(base.labels), views))
         chunks = []
         for lo in progress(range(0, len(base.labels), CHUNK), desc=f"{card.id} {name}", leave=False):
-            x = base.images[lo: lo + CHUNK].float() / 255.0
-            x = colourise(x) if family.needs_colour else x
-            e = elements[lo: lo + CHUNK]
-            frames = family.act(x.repeat_interleave(views, dim=0), e.flatten(0, 1))
-            chunks.append((frames * 255).round_().to(torch.uint8).unflatten(0, (len(e), views)))
+            frames = base[lo: lo + CHUNK].views(family, elements[lo: lo + CHUNK])
+            chunks.append((frames * 255).round_().to(torch.uint8))
         splits[name] = ViewSplit(torch.cat(chunks), base.labels, elements)
     return ViewDataset(card, family, splits, content_hash(splits))
 

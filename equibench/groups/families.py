@@ -8,7 +8,8 @@ regression target and conditioning input of the metrics: every angle as (cos, si
 parameter as it is.
 
 The law holds exactly on the parameters of every family here; the image action is a group action
-only up to what a finite frame of pixels loses. Rotation and zoom resample (content leaves the
+only up to what a finite frame of pixels loses. SO(3) (:class:`SO3`) acts on 3D objects, not on
+images: its views are rendered (:mod:`equibench.data.shapes3d`). Rotation and zoom resample (content leaves the
 frame at the corners, a zoom out then in loses resolution): *scale is not a group action on a
 finite frame*, only on the plane. Translation on the torus is exact for whole pixels. Brightness
 and saturation clip to [0, 1], which no inverse undoes. The cyclic datasets are the subgroups
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 import torch
 
 from equibench.errors import ConfigError
-from equibench.groups import images
+from equibench.groups import images, quaternions
 from equibench.transforms import Transformation
 
 
@@ -46,6 +47,7 @@ class Family(ABC):
     parameters: tuple[Parameter, ...]
     needs_colour: bool = False
     exact: bool = False  # the image action is a permutation (no resampling, no clipping)
+    acts_on_images: bool = True  # False: it acts on 3D objects, whose views are rendered (SO(3))
     interpolation: str = "bicubic"
     order: int | None = None  # finite families only
 
@@ -76,6 +78,25 @@ class Family(ABC):
                 columns += [torch.deg2rad(m * value).cos(), torch.deg2rad(m * value).sin()]
         return torch.stack(columns, dim=1)
 
+    def conditioning(self, elements: torch.Tensor, harmonics: int) -> torch.Tensor:
+        """``[n, F]``: the smooth functions of g that an operator fitted on g is linear in
+        (:mod:`equibench.metrics.fitted`); here the features with ``harmonics`` harmonics."""
+        return self.features(elements, harmonics)
+
+    @property
+    def sampled(self) -> tuple[Parameter, ...]:
+        """What a card's ``[views.*]`` tables give intervals for: the parameters themselves, unless
+        the family draws its elements another way (SO(3))."""
+        return self.parameters
+
+    def sampling_problem(self, ranges: dict[str, Sequence[Sequence[float]]]) -> str | None:
+        """Why :meth:`sample` cannot draw from ``ranges`` (a ``[views.*]`` table), or None."""
+        names = [p.name for p in self.sampled]
+        for name in ranges:
+            if name not in names:
+                return f"{name!r} is not a parameter of {self.kind} ({', '.join(names)})"
+        return None
+
     def sample(self, n: int, ranges: dict[str, Sequence[Sequence[float]]], generator: torch.Generator) -> torch.Tensor:
         """``n`` elements, each parameter uniform over the union of its intervals in ``ranges``
         (a parameter not named is 0)."""
@@ -94,10 +115,15 @@ class Family(ABC):
         return f"{self.kind}: {names}"
 
 
+def intervals_of(ranges: Sequence[Sequence[float]] | Sequence[float]) -> list[tuple[float, float]]:
+    """A card's ``[lo, hi]`` or ``[[lo, hi], ...]`` as a list of pairs."""
+    pairs = [ranges] if len(ranges) == 2 and not isinstance(ranges[0], Sequence) else ranges
+    return [(float(lo), float(hi)) for lo, hi in pairs]
+
+
 def uniform_union(n: int, intervals: Sequence[Sequence[float]], generator: torch.Generator) -> torch.Tensor:
     """``n`` draws uniform over a union of disjoint intervals ``[[lo, hi], ...]`` (or one ``[lo, hi]``)."""
-    if len(intervals) == 2 and not isinstance(intervals[0], Sequence):
-        intervals = [intervals]
+    intervals = intervals_of(intervals)
     lows = torch.tensor([float(i[0]) for i in intervals], dtype=torch.float64)
     widths = torch.tensor([float(i[1]) - float(i[0]) for i in intervals], dtype=torch.float64)
     which = torch.multinomial(widths, n, replacement=True, generator=generator)
@@ -221,6 +247,97 @@ class Similarity(Family):
         return images.similarity(x, elements[:, 0], elements[:, 1], elements[:, 2:], smooth)
 
 
+class SO3(Family):
+    """Rotations of 3D space, elements the unit quaternions (w, x, y, z) with w >= 0.
+
+    q and -q are the same rotation; an element is stored canonical (w >= 0, see
+    :func:`~equibench.groups.quaternions.canonical`) so that one rotation has one row, and its
+    features, the regression target of the relative rotation, are that quaternion (3DIEBench's
+    target; SIE leaves the sign as it falls, which makes the target of one rotation ambiguous).
+    An operator fitted on g is conditioned on the rotation matrix instead (:meth:`conditioning`):
+    the canonical quaternion jumps where w changes sign, the matrix is smooth on SO(3).
+
+    A card draws elements one of two ways (:meth:`sample`): ``angle`` (degrees, intervals within
+    [0, 180]) is uniform on SO(3), the Haar measure, kept to rotations whose angle lies in the
+    intervals (``[0, 180]`` is all of SO(3)); ``euler_x``, ``euler_y``, ``euler_z`` (degrees) draw
+    each Euler angle uniformly over its intervals (0 where not named), 3DIEBench's scheme with each
+    in [-90, 90]. The group acts on 3D objects, not on images: ``act(x, g)`` is
+    ``x.rotated(matrices)`` for any x that can be rotated (:class:`equibench.data.shapes3d.Objects`),
+    and its views are rendered.
+    """
+
+    kind = "so3"
+    parameters = (Parameter("w", "unit quaternion, w >= 0"), Parameter("x", "unit quaternion"),
+                  Parameter("y", "unit quaternion"), Parameter("z", "unit quaternion"))
+    interpolation = "none"  # every view is rendered from the object, none resampled
+    acts_on_images = False
+    ANGLE = Parameter("angle", "degrees: uniform on SO(3), the rotation angle kept within the intervals", angle=True)
+    EULER = tuple(Parameter(f"euler_{axis}", f"degrees about the fixed {axis} axis (R = R_z R_y R_x)", angle=True)
+                  for axis in "xyz")
+
+    @property
+    def sampled(self):
+        return (self.ANGLE, *self.EULER)
+
+    def identity(self, n):
+        return torch.tensor([[1.0, 0.0, 0.0, 0.0]], dtype=torch.float64).repeat(n, 1)
+
+    def compose(self, a, b):
+        return quaternions.multiply(a, b)
+
+    def inverse(self, a):
+        return quaternions.conjugate(a)
+
+    def features(self, elements, harmonics=1):
+        """The canonical quaternion (no angles, so no harmonics)."""
+        return quaternions.canonical(elements.double())
+
+    def conditioning(self, elements, harmonics):
+        """The 9 entries of the rotation matrix, the representation of degree 1 (the first harmonic
+        on SO(3)), whatever ``harmonics`` is: degree 2 would add 25 functions, so 3.5 times as many
+        coefficient maps for the ridge regression to fit."""
+        return quaternions.to_matrix(elements.double()).flatten(1)
+
+    def sampling_problem(self, ranges):
+        problem = super().sampling_problem(ranges)
+        if problem is None and "angle" in ranges and any(name.startswith("euler") for name in ranges):
+            problem = "draws either by 'angle' (uniform on SO(3)) or by Euler angles, not both"
+        if problem is None and any(not 0 <= lo < hi <= 180 for lo, hi in intervals_of(ranges.get("angle", []))):
+            problem = "'angle' intervals must lie within [0, 180] degrees (the angle of a rotation)"
+        return problem
+
+    def sample(self, n, ranges, generator):
+        """``angle``: the Haar measure restricted to rotation angles in the intervals (the angle by
+        inverting its CDF over the union of the intervals' images, the axis uniform on the sphere);
+        else the Euler angles ``euler_x``, ``euler_y``, ``euler_z``, each uniform over its intervals."""
+        if "angle" in ranges:
+            cdf = [[float(quaternions.haar_angle_cdf(torch.tensor(math.radians(v), dtype=torch.float64)))
+                    for v in pair] for pair in intervals_of(ranges["angle"])]
+            angle = quaternions.haar_angle(uniform_union(n, cdf, generator))
+            height = 2 * torch.rand(n, generator=generator, dtype=torch.float64) - 1
+            turn = 2 * math.pi * torch.rand(n, generator=generator, dtype=torch.float64)
+            ring = (1 - height ** 2).sqrt()
+            axis = torch.stack([ring * turn.cos(), ring * turn.sin(), height], dim=1)
+            return quaternions.from_axis_angle(axis, angle)
+        euler = torch.zeros(n, 3, dtype=torch.float64)
+        for i, p in enumerate(self.EULER):
+            if p.name in ranges:
+                euler[:, i] = uniform_union(n, ranges[p.name], generator)
+        return quaternions.from_euler(torch.deg2rad(euler))
+
+    def matrix(self, elements: torch.Tensor) -> torch.Tensor:
+        """The rotation matrices ``[n, 3, 3]`` of the elements (acting on column vectors)."""
+        return quaternions.to_matrix(elements.double())
+
+    def act(self, x, elements, smooth=False):
+        """``x`` rotated by each element: x is a batch of 3D objects with ``rotated(matrices)``."""
+        return x.rotated(self.matrix(elements))
+
+    def describe(self):
+        return (f"{self.kind}: rotation as a unit quaternion (w, x, y, z), w >= 0; drawn by {self.ANGLE.name} or "
+                f"{', '.join(p.name for p in self.EULER)} (degrees)")
+
+
 class Product(Family):
     """Direct product of families whose actions commute (rotation with hue): each factor acts on its
     own parameters."""
@@ -307,7 +424,7 @@ def flow(name: str, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 FAMILIES = {"so2": lambda: Rotation(), "translation": lambda: Translation(torus=False),
             "torus": lambda: Translation(torus=True), "scale": lambda: Scale(), "hue": lambda: Hue(),
             "brightness": lambda: Brightness(), "saturation": lambda: Saturation(),
-            "similarity": lambda: Similarity()}
+            "similarity": lambda: Similarity(), "so3": lambda: SO3()}
 
 
 def build_family(kind: str) -> Family:
@@ -317,4 +434,6 @@ def build_family(kind: str) -> Family:
     if unknown:
         raise ConfigError(f"unknown group family {unknown[0]!r}; use one of {', '.join(FAMILIES)} or a+b")
     families = [FAMILIES[n]() for n in names]
+    if len(families) > 1 and not all(f.acts_on_images for f in families):
+        raise ConfigError(f"{kind!r}: a family that acts on 3D objects combines with no other family (yet)")
     return families[0] if len(families) == 1 else Product(families)

@@ -10,8 +10,11 @@ equivariant.
 A view dataset has no finite set of elements to fit one map each, so its fitted operator is
 conditioned on g (Synesis's "feature prediction"): ``M(g) = sum_m phi_m(g) M_m``, linear in f with
 coefficients linear in phi(g) = (1, cos m a, sin m a for m <= ``HARMONICS`` and every angle a, the
-other parameters as they are), one ridge regression on phi(g) (x) f(x). For a finite group with
-one-hot phi this is one map per element again. The MLP variant (``_fitted_mlp``) reads
+other parameters as they are; for SO(3) the entries of the rotation matrix), one ridge regression
+on phi(g) (x) f(x). For a finite group with
+one-hot phi this is one map per element again. A code that whitens to many dimensions (raw RGB
+pixels) enters by its leading components only, so that the design stays ``DESIGN_COLUMNS`` wide.
+The MLP variant (``_fitted_mlp``) reads
 (f(x), phi(g)) with one hidden layer of ``HIDDEN`` units: a richer operator, which flatters any
 invertible code more, reported beside the linear one, never instead of it.
 """
@@ -36,6 +39,8 @@ ALPHAS = np.logspace(-3, 4, 8)
 HARMONICS = 2
 HIDDEN = 256
 MLP_PAIRS = 8000
+DESIGN_COLUMNS = 2048  # the linear conditioned operator's design at most: raw RGB pixels of the 3D set whiten
+# to 764 dimensions, whose 7,640-column design took over 10 minutes; the 2D view datasets stay below it
 MLP_SEED = 0
 ACCURACY_ROWS = 512
 
@@ -118,8 +123,9 @@ def transform_accuracy(w_test: torch.Tensor, maps: dict[int, torch.Tensor], pair
 
 
 def _conditioning(pairs: ViewPairs, elements: torch.Tensor) -> torch.Tensor:
-    """phi(g) ``[P, F]``: a constant, then the family's features with ``HARMONICS`` harmonics."""
-    features = pairs.family.features(elements, HARMONICS)
+    """phi(g) ``[P, F]``: a constant, then the family's conditioning functions with ``HARMONICS``
+    harmonics (angles; SO(3): the rotation matrix)."""
+    features = pairs.family.conditioning(elements, HARMONICS)
     return torch.cat([torch.ones(len(features), 1, dtype=torch.float64), features], dim=1)
 
 
@@ -134,13 +140,17 @@ def _all_pairs(w: torch.Tensor, pairs: ViewPairs) -> tuple[torch.Tensor, torch.T
 
 def fit_conditional(w: torch.Tensor, pairs: ViewPairs) -> Operator:
     """The ridge-fitted ``M(g) = sum_m phi_m(g) M_m`` on whitened codes of ``fit``, as an operator
-    ``rho(w, g)`` with one element per row."""
+    ``rho(w, g)`` with one element per row. The design phi(g) (x) f(x) keeps at most
+    ``DESIGN_COLUMNS`` columns: f(x) enters by its leading ``DESIGN_COLUMNS // F`` whitened
+    components (sorted by variance) and every component is predicted."""
     x, y, g = _all_pairs(w, pairs)
-    design = (_conditioning(pairs, g)[:, :, None] * x[:, None, :]).flatten(1)
+    phi = _conditioning(pairs, g)
+    width = DESIGN_COLUMNS // phi.shape[1]
+    design = (phi[:, :, None] * x[:, None, :width]).flatten(1)
     coef = torch.from_numpy(RidgeCV(alphas=ALPHAS, fit_intercept=False).fit(design.numpy(), y.numpy()).coef_)
 
     def rho(w: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-        return (_conditioning(pairs, g)[:, :, None] * w.double()[:, None, :]).flatten(1) @ coef.T
+        return (_conditioning(pairs, g)[:, :, None] * w.double()[:, None, :width]).flatten(1) @ coef.T
 
     return rho
 
