@@ -14,6 +14,7 @@ from equibench.data.orbits import generate, load_dataset
 from equibench.data.sources import BaseImages, load_source
 from equibench.errors import ConfigError, DataError
 from equibench.progress import progress
+from equibench.transforms import build_transformation, colourise
 
 
 def test_every_builtin_card_parses_and_is_named_by_its_id() -> None:
@@ -130,6 +131,21 @@ def test_each_frame_is_one_action_on_its_base_image(digits_rot18) -> None:
         for t_ in (1, 7):
             expected = (t.apply(base, int(steps[s, t_])) * 255).round().to(torch.uint8)
             assert torch.equal(test.frames[s, t_], expected[0])
+
+
+@pytest.mark.parametrize("spec", [{"kind": "rot", "order": 18}, {"kind": "rot", "order": 4},
+                                  {"kind": "shift", "order": 7, "step_px": [4, 0]}, {"kind": "scale", "order": 18},
+                                  {"kind": "hue", "order": 18}, {"kind": "rot+hue", "order": 18},
+                                  {"kind": "hue+rot", "order": 7}])
+def test_generation_frames_are_the_transformations_own_bits(spec: dict) -> None:
+    """The generator's shortcuts (a chunk as one many-channel image; hue of grey as a colour times
+    the grey) give every bit of the transformation itself, on grey and on colour images."""
+    t = build_transformation(spec)
+    grey = load_source("digits")["all"].images[:200].float() / 255.0
+    colour = torch.rand(20, 3, 28, 28) * (torch.rand(20, 1, 28, 28) > 0.5)
+    for x, coloured in ((grey, colourise(grey) if t.needs_colour else grey), (colour, colour)):
+        for k in range(t.order):
+            assert torch.equal(orbits._frames(t, x, k), t.apply(coloured, k)), (spec, k)
 
 
 def test_cache_is_reused_and_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -55,9 +55,10 @@ def test_test_faces_are_held_out_of_train_and_fit() -> None:
     # Undistorted, every image is one of its face's ten: trace each split's images to their faces.
     face_of = {bytes(x.numpy()): face for face in EVERY_FACE
                for x in draw((face,), 60, split_generator(0, face), UNDISTORTED).images}
-    pools = glyph_pools({"train": 120, "fit": 60, "test": 60}, seed=0, distortion=UNDISTORTED)
+    pools = glyph_pools({"train": 120, "fit": 60, "test": 60, "test_ood": 60}, seed=0, distortion=UNDISTORTED)
     used = {split: {face_of[bytes(x.numpy())] for x in pool.images} for split, pool in pools.items()}
     assert used["test"] <= set(glyphs.HELD_OUT_FACES) and len(used["test"]) > 1
+    assert used["test_ood"] <= set(glyphs.HELD_OUT_FACES) and len(used["test_ood"]) > 1
     assert used["train"] | used["fit"] <= set(glyphs.TRAIN_FACES)
 
 
@@ -95,7 +96,7 @@ test = 12
 
 
 def test_the_cards_load_and_a_tiny_orbit_dataset_builds(tmp_path, monkeypatch) -> None:
-    for variant in ("rot18", "rot4", "shift7", "scale18", "hue18", "rothue18"):
+    for variant in ("rot18", "rot4", "shift7", "scale18", "hue18", "rothue18", "so2-views", "so2-views-ood"):
         card = load_card(f"glyphs-{variant}")
         assert card.source == "glyphs" and card.splits["train"] >= 48_000
     card = parse_card(CARD, "t")
@@ -112,3 +113,43 @@ def test_the_cards_load_and_a_tiny_orbit_dataset_builds(tmp_path, monkeypatch) -
     monkeypatch.setattr(glyphs, "renderer", lambda: "mpl0-pil0-ft0")
     load_dataset(card, tmp_path, progress)
     assert len(list((tmp_path / "datasets").glob("glyphs-tiny-*.pt"))) == 2
+
+
+VIEW_CARD = """
+id = "glyphs-tiny-views"
+source = "glyphs"
+seed = 5
+[transformation]
+kind = "so2"
+interpolation = "bicubic"
+[views]
+count = 3
+[views.train]
+angle = [[-90.0, 90.0]]
+[views.ood]
+angle = [[-180.0, -90.0], [90.0, 180.0]]
+[splits]
+train = 10
+fit = 6
+test = 6
+test_ood = 6
+"""
+
+
+def test_a_view_dataset_shows_each_split_its_own_glyphs(tmp_path) -> None:
+    """Every view is a rotation of a glyph of its own split's pool (test_ood: glyphs of the held-out
+    faces, drawn apart from test's), at the element stored with it."""
+    card = parse_card(VIEW_CARD, "t")
+    dataset = load_dataset(card, tmp_path, progress)
+    pools = glyph_pools(card.splits, card.seed)
+    assert not {bytes(x.numpy()) for x in pools["test"].images} & {bytes(x.numpy()) for x in pools["test_ood"].images}
+    family = dataset.family
+    for name, split in dataset.splits.items():
+        base = pools[name].images.float() / 255.0
+        found = []
+        for frames, elements in zip(split.frames, split.elements):  # the glyph whose rotations these views are
+            views = [family.act(base, elements[v].expand(len(base), -1)).mul(255).round().to(torch.uint8)
+                     for v in range(card.views["count"])]
+            found.append([b for b in range(len(base)) if all(torch.equal(views[v][b], frames[v])
+                                                             for v in range(len(views)))])
+        assert sorted(f[0] for f in found) == list(range(card.splits[name])) and all(len(f) == 1 for f in found)

@@ -12,7 +12,8 @@ from equibench.data.sources import load_source
 RECORDS = Path(__file__).parent.parent / "leaderboard" / "records"
 
 
-@pytest.mark.parametrize("dataset", ["digits-rot4", "digits-shift7"])  # cheap to generate
+@pytest.mark.parametrize("dataset", ["digits-rot4", "digits-shift7", "digits-rot18", "digits-scale18",
+                                     "digits-hue18", "digits-rothue18"])  # cheap to generate
 def test_regenerated_data_has_the_committed_records_hash(dataset):
     record = json.loads(next(RECORDS.glob(f"pixels__{dataset}__quick__seed0__*.json")).read_text())
     card = load_card(dataset)

