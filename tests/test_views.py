@@ -227,3 +227,53 @@ def test_a_view_card_file_runs_through_the_cli_and_into_the_leaderboard(tmp_path
     m = record["metrics"]
     assert ood_row.split("|")[1].strip() == f"{m['h1_orbit']:.3g} / {m['h1_orbit_ood']:.3g}"
     assert not list((tmp_path / "board" / "plots").glob("curves-*.png")), "a view dataset has no per-k curves"
+
+
+def test_pre_is_one_minus_the_squared_overlap_of_the_retrieved_and_the_target_rotation():
+    from equibench.groups import build_family
+    from equibench.metrics.retrieval import pose_errors
+
+    so2 = build_family("so2")
+    angles = torch.tensor([[0.0], [90.0], [180.0], [60.0]], dtype=torch.float64)
+    rotations = so2.quaternion(angles)[None].expand(4, 4, 4)  # 4 queries, each among the same 4 views
+    target = torch.tensor([0, 0, 0, 0])
+    similarity = torch.tensor([[1.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 1.0, 0], [0, 0.5, 0, 0.5]])
+    # found: the target, a quarter turn, a half turn, a tie of 90 and 60 degrees
+    expected = torch.tensor([0.0, 0.5, 1.0, (0.5 + 0.25) / 2], dtype=torch.float64)
+    assert torch.allclose(pose_errors(similarity, target, rotations), expected, atol=1e-12)
+    so3 = build_family("so3")
+    half_turn_x = torch.tensor([[0.0, 1.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]], dtype=torch.float64)
+    q = so3.quaternion(half_turn_x)[None]
+    assert torch.allclose(pose_errors(torch.tensor([[1.0, 0.0]]), torch.tensor([1]), q), torch.ones(1, dtype=torch.float64))
+
+
+def test_pre_and_the_invariant_probe_are_scored_on_rotation_views_only():
+    data = _views("so2", ood=True)
+
+    class HalfInvariant(Pixels):  # declares the first half of the pixels invariant, which they are not
+        def invariant_dims(self):
+            return slice(0, 32)
+
+    ev = evaluate(HalfInvariant({}, _spec(data), torch.device("cpu")), "half", data, progress, 0)
+    m = ev.metrics
+    assert m["pre_orbit"] < 0.01 and m["pre_orbit_ood"] < 0.01, "its own action retrieves the right view"
+    assert m["pre_orbit_fitted"] > m["pre_orbit"] and "pre_orbit" not in ev.null_reasons
+    assert m["probe_accuracy_invariant"] is not None and m["probe_accuracy_invariant_ood"] is not None
+    assert m["probe_accuracy_invariant"] < m["probe_accuracy"], "half the pixels keep less of the label"
+    similarity = _views("similarity")
+    ev = evaluate(Pixels({}, _spec(similarity), torch.device("cpu")), "pixels", similarity, progress, 0)
+    assert ev.metrics["pre_orbit"] is None and "rotation family" in ev.null_reasons["pre_orbit"]
+    assert "invariant part" in ev.null_reasons["probe_accuracy_invariant"]
+
+
+def test_an_invariant_part_that_is_not_a_proper_slice_is_refused_in_one_line():
+    from equibench.errors import PluginError
+
+    data = _views("so2")
+
+    class AllInvariant(Pixels):
+        def invariant_dims(self):
+            return slice(None)
+
+    with pytest.raises(PluginError, match="invariant_dims\\(\\) must return None or a slice"):
+        evaluate(AllInvariant({}, _spec(data), torch.device("cpu")), "all", data, progress, 0)

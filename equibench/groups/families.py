@@ -106,6 +106,11 @@ class Family(ABC):
                 out[:, i] = uniform_union(n, ranges[p.name], generator)
         return out
 
+    def quaternion(self, elements: torch.Tensor) -> torch.Tensor | None:
+        """Each element ``[n, p]`` as a canonical unit quaternion ``[n, 4]`` where the family is a group of
+        rotations (PRE compares the rotations of views by it), else None."""
+        return None
+
     @abstractmethod
     def act(self, x: torch.Tensor, elements: torch.Tensor, smooth: bool = False) -> torch.Tensor:
         """``elements[b] . x[b]``; ``smooth``: bilinear and unclamped, for derivatives."""
@@ -152,6 +157,11 @@ class Rotation(Abelian):
     kind = "so2"
     parameters = (Parameter("angle", "degrees", angle=True),)
 
+    def quaternion(self, elements):
+        """A turn by the angle about the viewing axis (z)."""
+        axis = torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64).expand(len(elements), 3)
+        return quaternions.from_axis_angle(axis, torch.deg2rad(elements[:, 0].double()))
+
     def act(self, x, elements, smooth=False):
         zero = torch.zeros(len(x), dtype=torch.float64)
         return images.similarity(x, elements[:, 0], zero, torch.zeros(len(x), 2, dtype=torch.float64), smooth)
@@ -181,6 +191,11 @@ class Scale(Abelian):
 
     kind = "scale"
     parameters = (Parameter("log_scale", "natural log of the zoom factor"),)
+
+    def quaternion(self, elements):
+        """A turn by the angle about the viewing axis (z)."""
+        axis = torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64).expand(len(elements), 3)
+        return quaternions.from_axis_angle(axis, torch.deg2rad(elements[:, 0].double()))
 
     def act(self, x, elements, smooth=False):
         zero = torch.zeros(len(x), dtype=torch.float64)
@@ -290,6 +305,9 @@ class SO3(Family):
 
     def features(self, elements, harmonics=1):
         """The canonical quaternion (no angles, so no harmonics)."""
+        return quaternions.canonical(elements.double())
+
+    def quaternion(self, elements):
         return quaternions.canonical(elements.double())
 
     def conditioning(self, elements, harmonics):

@@ -16,7 +16,7 @@ import torch
 
 from equibench.metrics.commutativity import mean_squared_error, total_variance
 from equibench.metrics.pairs import CyclicPairs, ViewPairs
-from equibench.metrics.retrieval import chance, mean, orbit_similarity, ranks, top1_offsets, unit
+from equibench.metrics.retrieval import chance, mean, orbit_similarity, pose_errors, ranks, top1_offsets, unit
 from equibench.models.encoder import Operator
 
 ALL_QUERIES = 2000
@@ -58,6 +58,7 @@ def score_operator(z: torch.Tensor, operator: Operator, pairs: CyclicPairs | Vie
     out = OperatorScores()
     errors, orbit_ranks, all_ranks = [], [], []
     offsets = torch.zeros(views, dtype=torch.float64)
+    rotations, pose = (pairs.rotations if retrieval else None), []
     sources = torch.empty_like(flat)  # the operator's input, a fresh copy each batch in one buffer (no page faults)
     for b, batch in enumerate(pairs.batches()):
         source = batch.orbit * views + batch.source
@@ -71,6 +72,8 @@ def score_operator(z: torch.Tensor, operator: Operator, pairs: CyclicPairs | Vie
         orbit_ranks.append(ranks(similarity, batch.target))
         if pairs.offset is not None:
             offsets += top1_offsets(similarity, batch.target, pairs.offset, views)
+        if rotations is not None:
+            pose.append(pose_errors(similarity, batch.target, rotations[batch.orbit]))
         local = chosen[(chosen >= b * per_batch) & (chosen < (b + 1) * per_batch)] - b * per_batch
         all_ranks.append(ranks(queries[local] @ unit_flat.T, target[local]))
     out.values["commutativity"] = sum(errors) / len(errors)
@@ -86,6 +89,8 @@ def score_operator(z: torch.Tensor, operator: Operator, pairs: CyclicPairs | Vie
                 out.values[name] = mean(torch.cat([getattr(r, hit) for r in found])) if usable else None
                 if usable:
                     out.chance[name] = level[hit]
+        if rotations is not None:
+            out.values["pre_orbit"] = mean(torch.cat(pose))
         if cyclic:
             out.curves["h1_orbit"] = [mean(r.h1) for r in orbit_ranks]
             out.curves["mrr_orbit"] = [mean(r.mrr) for r in orbit_ranks]

@@ -84,6 +84,8 @@ class CyclicPairs:
         """The element that carries view ``expected`` to view ``found`` (0: the same view)."""
         return (found - expected) % self.order
 
+    rotations = None  # a cyclic dataset's steps are not compared as rotations (PRE is for view datasets)
+
 
 @dataclass(frozen=True)
 class ViewPairs:
@@ -106,6 +108,13 @@ class ViewPairs:
         return self.views - 1
 
     offset = None  # views have no order: a retrieval miss has no offset to report
+
+    @property
+    def rotations(self) -> torch.Tensor | None:
+        """Every view's element as a unit quaternion ``[S, V, 4]`` where the family is a rotation
+        group (so2, so3), else None."""
+        q = self.family.quaternion(self.elements.flatten(0, 1))
+        return None if q is None else q.unflatten(0, (self.orbits, self.views))
 
     def relative(self, s: torch.Tensor, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
         """The elements carrying view ``i`` to view ``j`` of base image ``s``, ``[P, p]``."""

@@ -52,13 +52,27 @@ def ranks(similarity: torch.Tensor, target: torch.Tensor) -> Ranks:
     return Ranks(hit(1), hit(5), (harmonic(above + tied + 1) - harmonic(above)) / spread)
 
 
+def top1_weights(similarity: torch.Tensor) -> torch.Tensor:
+    """Each candidate's chance of being retrieved first, ``[P, C]``: tied maxima share it equally."""
+    best = similarity.max(1, keepdim=True).values
+    top = (similarity >= best - TIE_TOL).double()
+    return top / top.sum(1, keepdim=True)
+
+
+def pose_errors(similarity: torch.Tensor, target: torch.Tensor, rotations: torch.Tensor) -> torch.Tensor:
+    """PRE per query (3DIEBench): the expected 1 - <q_found, q_target>^2 between the rotation of the
+    candidate retrieved first and the target's, ``rotations[P, C, 4]`` the unit quaternions of each
+    query's candidates (0 for the right view, 1 for a half-turn away)."""
+    wanted = rotations.gather(1, target[:, None, None].expand(-1, 1, 4))
+    errors = 1 - (rotations * wanted).sum(-1).pow(2)
+    return (top1_weights(similarity) * errors).sum(1)
+
+
 def top1_offsets(similarity: torch.Tensor, target: torch.Tensor, offset, views: int) -> torch.Tensor:
     """Where the most similar candidate lies relative to the target, ``[views]``: entry d is the
     expected fraction of queries whose top-1 candidate is ``offset(target, candidate) == d`` (0 is
     the right answer), with tied maxima sharing their query's weight."""
-    best = similarity.max(1, keepdim=True).values
-    top = (similarity >= best - TIE_TOL).double()
-    top /= top.sum(1, keepdim=True)
+    top = top1_weights(similarity)
     candidates = torch.arange(similarity.shape[1]).expand_as(similarity)
     d = offset(target[:, None].expand_as(similarity), candidates)
     return torch.zeros(views, dtype=torch.float64).index_add_(0, d.flatten(), top.flatten())

@@ -30,7 +30,7 @@ from equibench.metrics.operator_scores import score_operator
 from equibench.metrics.pairs import CyclicPairs, ViewPairs, pairs_of
 from equibench.metrics.regression import TransformHeads
 from equibench.metrics.representation import fit_probe, participation_ratio, probe_accuracy, standardiser
-from equibench.models.checks import check_latents, checked_operator, encode_split
+from equibench.models.checks import check_latents, checked_invariant, checked_operator, encode_split
 from equibench.models.encoder import Encoder, NotMeasurable, Progress
 from equibench.models.operators import capsule_roll
 from equibench.stopwatch import Stopwatch
@@ -168,6 +168,8 @@ class Fitted:
     labels: torch.Tensor
     pairs: CyclicPairs | ViewPairs
     seed: int
+    invariant: slice | None  # the part of the code the model declares invariant
+    z_fit: torch.Tensor
 
     @cached_property
     def transform_heads(self) -> TransformHeads:
@@ -177,9 +179,15 @@ class Fitted:
     def probe(self) -> Any:
         return fit_probe(self.x, self.labels, self.seed)
 
+    @cached_property
+    def invariant_probe(self) -> tuple[Callable, Any]:
+        """The standardiser and probe of the declared invariant part alone."""
+        scale = standardiser(self.z_fit[..., self.invariant])
+        return scale, fit_probe(scale(self.z_fit[..., self.invariant]), self.labels, self.seed)
+
 
 def _fit(ev: Evaluation, model_seed: int, z_fit: torch.Tensor, labels: torch.Tensor,
-         fit_pairs: CyclicPairs | ViewPairs) -> Fitted:
+         fit_pairs: CyclicPairs | ViewPairs, invariant: slice | None) -> Fitted:
     with ev.watch.stage("commutativity_fitted"):
         whiten = Whitener.fit(z_fit)
         w_fit = whiten(z_fit)
@@ -194,7 +202,7 @@ def _fit(ev: Evaluation, model_seed: int, z_fit: torch.Tensor, labels: torch.Ten
             operators["_fitted_mlp"] = fit_conditional_mlp(w_fit, fit_pairs, model_seed)
     with ev.watch.stage("standardise"):
         scale = standardiser(z_fit)
-    return Fitted(whiten, operators, maps, scale, scale(z_fit), labels, fit_pairs, model_seed)
+    return Fitted(whiten, operators, maps, scale, scale(z_fit), labels, fit_pairs, model_seed, invariant, z_fit)
 
 
 def _score_split(ev: Evaluation, declared: dict[str, Callable | None], fitted: Fitted, z: torch.Tensor,
@@ -223,6 +231,11 @@ def _score_split(ev: Evaluation, declared: dict[str, Callable | None], fitted: F
     with ev.watch.stage("probe_accuracy" + split):
         m["probe_accuracy" + split] = probe_accuracy(fitted.probe, x, labels)
         ev.chance["probe_accuracy" + split] = 1 / classes
+    if fitted.invariant is not None:
+        with ev.watch.stage("probe_accuracy_invariant" + split):
+            scale, probe = fitted.invariant_probe
+            m["probe_accuracy_invariant" + split] = probe_accuracy(probe, scale(z[..., fitted.invariant]), labels)
+            ev.chance["probe_accuracy_invariant" + split] = 1 / classes
 
 
 def _lie(ev: Evaluation, model: Encoder, plugin: str, data: Any, spread: float) -> None:
@@ -292,7 +305,7 @@ def evaluate(model: Encoder, plugin: str, data: OrbitDataset | ViewDataset, prog
             if op is None:
                 ev.null_reasons[f"commutativity{suffix}"] = ("the model declares no operator" if not suffix else
                                                              f"no capsules of size {t.order}")
-        fitted = _fit(ev, seed, z_fit, fit.labels, fit_pairs)
+        fitted = _fit(ev, seed, z_fit, fit.labels, fit_pairs, checked_invariant(plugin, model.invariant_dims(), z_fit.shape[-1]))
         for split, name in tests.items():
             _score_split(ev, declared, fitted, z_tests[split], data.splits[name].labels,
                          pairs_of(data.splits[name], t), split, data.num_classes)
@@ -314,6 +327,7 @@ def evaluate(model: Encoder, plugin: str, data: OrbitDataset | ViewDataset, prog
                 m["eeq_tvae_context_mean"] = eeq_tvae(context, *shape)
     with ev.watch.stage("log_likelihood"):
         m["log_likelihood"] = _log_likelihood(model, plugin, test, progress)
+    ev.null_reasons = {name: why for name, why in ev.null_reasons.items() if m.get(name) is None}
     ev.warnings = diagnose(m, ev.curves, ev.chance)
     return ev
 

@@ -12,6 +12,8 @@ one call (``z.float()``) in the plugin, where the author can see what it does.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from equibench.data.orbits import OrbitSplit
@@ -86,3 +88,14 @@ def checked_operator(plugin: str, op: Operator) -> Operator:
         return check_latents(plugin, f"its declared operator ({which})", op(z, g), z.shape[0], z.shape[1])
 
     return rho
+
+
+def checked_invariant(plugin: str, part: Any, width: int) -> slice | None:
+    """The model's declared invariant part, checked: None, or a slice that selects at least one of
+    the code's ``width`` dimensions and not all of them."""
+    if part is None:
+        return None
+    if not isinstance(part, slice) or not 0 < len(range(width)[part]) < width:
+        raise PluginError(f"plugin {plugin!r}: invariant_dims() must return None or a slice selecting some, not all, "
+                          f"of the code's {width} dimensions; got {part!r}")
+    return part
