@@ -59,6 +59,7 @@ class Transformation(ABC):
         return out
 
     def _act_in_chunks(self, x: torch.Tensor, step: int) -> torch.Tensor:
+        """``_act`` on ``CHUNK`` images at a time (see ``CHUNK``)."""
         if len(x) <= CHUNK:
             return self._act(x, step)
         out = torch.empty_like(x)

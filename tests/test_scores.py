@@ -12,7 +12,7 @@ from equibench.metrics.commutativity import identity
 from equibench.metrics.diagnostics import diagnose
 from equibench.metrics.operator_scores import score_operator
 from equibench.metrics.pairs import CyclicPairs
-from equibench.metrics.regression import r2_pooled, transform_r2
+from equibench.metrics.regression import TransformHeads, r2_pooled
 from equibench.metrics.representation import standardiser
 from equibench.metrics.retrieval import chance, ranks
 from equibench.metrics.suite import evaluate
@@ -120,7 +120,7 @@ def _positions(orbits: int, n: int, noise: int, generator: torch.Generator) -> t
 def _r2(z_fit: torch.Tensor, z_test: torch.Tensor) -> dict[str, float]:
     scale = standardiser(z_fit)
     s, n = z_fit.shape[:2]
-    return transform_r2(scale(z_fit), scale(z_test), CyclicPairs(s, n), CyclicPairs(z_test.shape[0], n), 0)
+    return TransformHeads.fit(scale(z_fit), CyclicPairs(s, n), 0).score(scale(z_test), CyclicPairs(z_test.shape[0], n))
 
 
 def test_transform_r2_reads_the_relative_angle_off_a_code_that_stores_it() -> None:
@@ -134,6 +134,20 @@ def test_transform_r2_of_a_code_constant_along_each_orbit_is_about_zero() -> Non
     constant = [torch.randn(360, 1, 10, generator=g).expand(360, 18, 10) for _ in range(2)]
     r2 = _r2(*constant)
     assert all(value <= 0.05 for value in r2.values())
+
+
+def test_heads_fitted_once_score_every_split_as_heads_fitted_for_it_alone() -> None:
+    """The R² heads are fitted once and score test and test_ood: each split must get the numbers of
+    heads fitted afresh for it alone (the same heads, the same test pairs), whatever came before."""
+    g = torch.Generator().manual_seed(3)
+    z_fit = _positions(120, 18, 8, g)
+    scale = standardiser(z_fit)
+    x_fit, fit_pairs = scale(z_fit), CyclicPairs(120, 18)
+    splits = [(scale(_positions(orbits, 18, 8, g)), CyclicPairs(orbits, 18)) for orbits in (60, 90)]
+    heads = TransformHeads.fit(x_fit, fit_pairs, 0)
+    scored_in_turn = [heads.score(x, pairs) for x, pairs in splits]
+    assert scored_in_turn == [TransformHeads.fit(x_fit, fit_pairs, 0).score(x, pairs) for x, pairs in splits]
+    assert scored_in_turn[0] != scored_in_turn[1]
 
 
 def test_pooled_r2_uses_one_mean_over_every_entry() -> None:

@@ -15,7 +15,7 @@ from equibench.metrics import lie
 from equibench.metrics.commutativity import identity, total_variance
 from equibench.metrics.operator_scores import score_operator
 from equibench.metrics.pairs import CyclicPairs, ViewPairs
-from equibench.metrics.regression import transform_r2
+from equibench.metrics.regression import TransformHeads
 from equibench.metrics.suite import evaluate
 from equibench.models.encoder import DataSpec
 from equibench.progress import progress
@@ -113,8 +113,8 @@ def test_view_pairs_on_an_orbit_give_the_cyclic_numbers(digits_rot4):
     fit_views = ViewPairs(family, fit.steps[..., None].double())
     scale = torch.nn.functional.normalize
     x_fit, x_test = (scale(c, dim=-1).double().numpy()[..., ::32] for c in (z_fit, z))
-    r2_cyclic = transform_r2(x_fit, x_test, CyclicPairs(fit.num_sequences, 4), cyclic, 0)
-    assert transform_r2(x_fit, x_test, fit_views, views, 0) == r2_cyclic
+    r2_cyclic = TransformHeads.fit(x_fit, CyclicPairs(fit.num_sequences, 4), 0).score(x_test, cyclic)
+    assert TransformHeads.fit(x_fit, fit_views, 0).score(x_test, views) == r2_cyclic
 
 
 def test_a_view_dataset_is_scored_in_distribution_and_ood_side_by_side():

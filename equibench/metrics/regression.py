@@ -86,8 +86,3 @@ class TransformHeads:
             out[f"{name}_dims"] = float(r2_score(y_test, predicted))
         return out
 
-
-def transform_r2(x_fit: np.ndarray, x_test: np.ndarray, fit_pairs: CyclicPairs, test_pairs: CyclicPairs,
-                 seed: int) -> dict[str, float]:
-    """:meth:`TransformHeads.score` of heads fitted on ``x_fit``, on ``x_test``."""
-    return TransformHeads.fit(x_fit, fit_pairs, seed).score(x_test, test_pairs)
