@@ -18,7 +18,7 @@ import torch
 
 from equibench.atomic import atomic_path
 from equibench.data.cards import DatasetCard
-from equibench.data.sources import BaseImages, load_source, renderer
+from equibench.data.sources import BaseImages, Bases, load_source, renderer
 from equibench.errors import ConfigError
 from equibench.transforms import Composite, Transformation
 
@@ -86,7 +86,7 @@ def content_hash(splits: dict[str, Split]) -> str:
     return digest.hexdigest()
 
 
-def _draw_bases(card: DatasetCard, pools: dict[str, BaseImages]) -> dict[str, BaseImages]:
+def _draw_bases(card: DatasetCard, pools: dict[str, Bases]) -> dict[str, Bases]:
     """Disjoint base images for the splits: each from its own pool where the source draws one per
     split, else ``train`` from the source's training pool and ``fit``, ``test`` (and a view dataset's
     ``test_ood``) from its test pool (one shared pool where the source has only one)."""
@@ -165,8 +165,8 @@ def cache_path(card: DatasetCard, cache_dir: Path, kind: str = "", version: int 
     return cache_dir / "datasets" / f"{card.id}-{card.hash}{'-' + tag if tag else ''}{kind}-v{version}.pt"
 
 
-def pools(card: DatasetCard, data_root: Path | None, download: bool) -> dict[str, BaseImages]:
-    """The source's base image pools for ``card`` (a procedural source draws the card's split sizes)."""
+def pools(card: DatasetCard, data_root: Path | None, download: bool) -> dict[str, Bases]:
+    """The source's base pools for ``card`` (a procedural source draws the card's split sizes)."""
     return load_source(card.source, data_root, download, sizes=card.splits, seed=card.seed, image_size=card.image_size)
 
 

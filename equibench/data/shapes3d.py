@@ -66,6 +66,10 @@ class Objects:
     def __getitem__(self, index: slice | torch.Tensor) -> Objects:
         return self._map(lambda t: t[index])
 
+    def to(self, device: torch.device | str) -> Objects:
+        """The objects on ``device`` (the renderer runs wherever they are)."""
+        return self._map(lambda t: t.to(device))
+
     def repeat_interleave(self, times: int) -> Objects:
         return self._map(lambda t: t.repeat_interleave(times, dim=0))
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +27,18 @@ from equibench.transforms import colourise
 
 CANVAS = 28
 DIGIT_BOX = 18  # the 8x8 digit fills an 18x18 box: its diagonal (25.5 px) fits any rotation
+
+
+class Bases(Protocol):
+    """What a view dataset asks of a split's bases, images or 3D objects: their labels, a subset by
+    index, and their views at group elements (the one hook between a source and the groups)."""
+
+    labels: torch.Tensor
+
+    def __getitem__(self, index: slice | torch.Tensor) -> Bases: ...
+
+    def views(self, family: Family, elements: torch.Tensor) -> torch.Tensor:
+        """Images ``[n, V, C, H, W]`` in [0, 1] of each base at each of its elements ``[n, V, p]``."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +124,7 @@ def renderer(name: str) -> str:
 
 
 def load_source(name: str, data_root: Path | None = None, download: bool = False,
-                sizes: Mapping[str, int] | None = None, seed: int = 0, image_size: int | None = None) -> dict:
+                sizes: Mapping[str, int] | None = None, seed: int = 0, image_size: int | None = None) -> dict[str, Bases]:
     """Load the base pools of source ``name``; a procedural source draws ``sizes[split]`` bases per
     split from ``seed``, a rendered one to be drawn at ``image_size``."""
     if name == "digits":

@@ -21,7 +21,7 @@ import torch
 
 from equibench.data.cards import OOD, DatasetCard
 from equibench.data.orbits import OrbitDataset, Progress, Split, _draw_bases, cache_path, cached, content_hash, pools
-from equibench.data.sources import BaseImages
+from equibench.data.sources import Bases
 from equibench.groups import Family
 
 FORMAT = 1  # bump when generation changes, so old caches are not reused
@@ -45,8 +45,8 @@ class ViewDataset(OrbitDataset):
         return self.transformation
 
 
-def generate(card: DatasetCard, pools: dict[str, BaseImages], progress: Progress) -> ViewDataset:
-    """Build the view dataset of ``card`` from the source's base image pools."""
+def generate(card: DatasetCard, pools: dict[str, Bases], progress: Progress) -> ViewDataset:
+    """Build the view dataset of ``card`` from the source's pools of bases (images or 3D objects)."""
     family, views = card.build_transformation(), card.views["count"]
     g = torch.Generator().manual_seed(card.seed + 1)
     splits = {}

@@ -40,7 +40,7 @@ HARMONICS = 2
 HIDDEN = 256
 MLP_PAIRS = 8000
 DESIGN_COLUMNS = 2048  # the linear conditioned operator's design at most: raw RGB pixels of the 3D set whiten
-# to 764 dimensions, whose 7,640-column design took over 10 minutes; the 2D view datasets stay below it
+# to over 700 dimensions, whose 7,000-column design took over 10 minutes; the 2D view datasets stay below it
 MLP_SEED = 0
 ACCURACY_ROWS = 512  # test pairs per block of transform_accuracy's distances (see there)
 
