@@ -12,4 +12,10 @@ equibench=${EQUIBENCH:-.venv/bin/equibench}
 "$equibench" sweep --models tvae,vae,gcnn,pixels,pca,random-mlp \
     --datasets digits-rot18,digits-rot4,digits-hue18,digits-scale18,digits-shift7,digits-rothue18 \
     --seeds 0,1,2 --profile quick --out leaderboard/records "$@"
+# a view dataset with its out-of-distribution split (the tvae needs a cyclic order: not run there)
+"$equibench" sweep --models gcnn,pixels,pca,random-mlp,sie,vicreg --datasets digits-so2-views-ood \
+    --seeds 0,1,2 --profile quick --out leaderboard/records "$@"
+# rendered 3D objects under SO(3) (the 3DIEBench protocol)
+"$equibench" sweep --models pixels,pca,random-mlp,sie,vicreg --datasets shapes3d-euler-views-ood \
+    --seeds 0,1,2 --profile quick --out leaderboard/records "$@"
 "$equibench" leaderboard --results leaderboard/records --out leaderboard
