@@ -1,0 +1,88 @@
+"""Transform accuracy of a VAE or TVAE while it trains, measured on the ``fit`` split only.
+
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/training_curve.py --dataset glyphs-rot18 --every 1020
+
+Why: to tell a model that is still learning when its budget ends (accuracy rising) from one that
+has settled on a code that cannot tell g^k from g^(k+9) (accuracy flat near 0.5), and to compare
+training choices, without ever reading the test split. The maps M_k are fitted on the first half
+of fit's orbits, after whitening there, and scored on the second half: the same functions as the
+suite's ``transform_accuracy``. Training is exactly ``equibench run``'s (same seeding, same
+``fit``; measuring draws no random number), and the trained weights are saved where ``equibench
+run`` with the same options looks for its checkpoint, so that run scores this very model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+from equibench.atomic import atomic_path
+from equibench.data.orbits import OrbitSplit
+from equibench.metrics.fitted import Whitener, fit_operators, transform_accuracy
+from equibench.metrics.pairs import pairs_of
+from equibench.runs.runner import RunRequest, default_cache_dir, plan, seed_everything
+
+
+def quiet(iterable, **_):
+    return iterable
+
+
+def validation_accuracy(model, fit: OrbitSplit, transformation) -> float:
+    """Transform accuracy with maps fitted on the first half of ``fit``'s orbits, scored on the second."""
+    half = fit.num_sequences // 2
+    parts = [OrbitSplit(fit.frames[s], fit.labels[s], fit.steps[s]) for s in (slice(0, half), slice(half, None))]
+    codes = [torch.cat([model.encode(chunk) for chunk in part.images().split(4096)]).unflatten(0, part.frames.shape[:2])
+             for part in parts]
+    whiten = Whitener.fit(codes[0])
+    maps = fit_operators(whiten(codes[0]), pairs_of(parts[0], transformation))
+    return transform_accuracy(whiten(codes[1]), maps, pairs_of(parts[1], transformation))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="tvae")
+    parser.add_argument("--dataset", default="digits-rot18")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", action="append", default=[], dest="overrides", help="KEY=VALUE, as equibench run")
+    parser.add_argument("--every", type=int, default=1020, help="optimiser steps between measurements")
+    parser.add_argument("--cache-dir", type=Path, default=default_cache_dir())
+    args = parser.parse_args()
+
+    p = plan(RunRequest(model=args.model, dataset=args.dataset, seed=args.seed, overrides=tuple(args.overrides),
+                        out_dir=None, cache_dir=args.cache_dir, device="cpu"), quiet)
+    seed_everything(args.seed)
+    model = p.model.cls(p.config, p.spec, p.device)
+    fit, transformation, make = p.data.splits["fit"], p.data.transformation, model.optimizer
+    started, steps = time.perf_counter(), [0]
+
+    def measured_optimizer() -> torch.optim.Optimizer:
+        optimizer = make()
+        step = optimizer.step
+
+        def counted(*a, **k):
+            result = step(*a, **k)
+            steps[0] += 1
+            if steps[0] % args.every == 0:
+                print(f"step {steps[0]:6d}  {time.perf_counter() - started:6.0f} s  validation transform accuracy "
+                      f"{validation_accuracy(model, fit, transformation):.3f}", flush=True)
+            return result
+
+        optimizer.step = counted
+        return optimizer
+
+    model.optimizer = measured_optimizer
+    model.fit(p.data.splits["train"], quiet)
+    final = validation_accuracy(model, fit, transformation)
+    print(f"{args.model} on {args.dataset}, seed {args.seed}, {' '.join(args.overrides) or 'defaults'}: "
+          f"{steps[0]} steps; final validation transform accuracy {final:.3f}")
+    checkpoint = args.cache_dir / "checkpoints" / f"{p.model.name}-{p.config_hash}.pt"
+    with atomic_path(checkpoint) as tmp:
+        torch.save(model.state_dict(), tmp)
+    print(f"checkpoint: {checkpoint} (equibench run with the same options scores it)")
+
+
+if __name__ == "__main__":
+    main()
