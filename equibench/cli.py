@@ -199,8 +199,8 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
         "sweep",
         help="run models x datasets x seeds, skipping cells whose record exists",
         description="Run the cross product of --models, --datasets and --seeds, one record per cell in "
-        "--out and one log per cell in --out/logs. A cell whose record (same config hash, dataset hash "
-        "and seed) already exists is skipped, so rerunning an interrupted sweep finishes what is left. "
+        "--out and one log per cell in --out/logs. A cell whose record (same config hash, dataset hash, "
+        "seed and metric version) already exists is skipped, so rerunning an interrupted sweep finishes what is left. "
         "A failing cell does not stop the others; failures are listed at the end (exit status 1).",
     )
     p.add_argument("--models", required=True, help="comma-separated model names, e.g. pixels,pca")
