@@ -266,14 +266,14 @@ def test_pre_and_the_invariant_probe_are_scored_on_rotation_views_only():
     assert "invariant part" in ev.null_reasons["probe_accuracy_invariant"]
 
 
-def test_an_invariant_part_that_is_not_a_proper_slice_is_refused_in_one_line():
+def test_an_invariant_part_that_selects_nothing_is_refused_in_one_line():
     from equibench.errors import PluginError
 
     data = _views("so2")
 
-    class AllInvariant(Pixels):
+    class NoneInvariant(Pixels):
         def invariant_dims(self):
-            return slice(None)
+            return slice(5, 5)
 
     with pytest.raises(PluginError, match="invariant_dims\\(\\) must return None or a slice"):
-        evaluate(AllInvariant({}, _spec(data), torch.device("cpu")), "all", data, progress, 0)
+        evaluate(NoneInvariant({}, _spec(data), torch.device("cpu")), "none", data, progress, 0)

@@ -1,8 +1,9 @@
 """Sphere tracing: images of objects made of primitives, at a fixed camera and light, in torch.
 
 Why this renderer (measurements in docs/shapes3d.md): it needs no system package and no wheel
-beyond torch, runs on a GPU unchanged, is deterministic, and every pixel is a differentiable
-function of the object's pose, so a Lie derivative along rotations of the object is possible.
+beyond torch, is written to run on a GPU unchanged (every tensor follows the objects' device), is
+deterministic, and every pixel is a differentiable function of the object's pose, so a Lie
+derivative along rotations of the object is possible.
 
 A scene (:class:`equibench.data.shapes3d.Objects`) is a batch of objects, each a union of up to P
 primitives (:mod:`equibench.data.primitives`) with a kind, three sizes, a centre, axes and a
@@ -112,6 +113,7 @@ def _trace(scene: Any, idx: torch.Tensor, layout: list[int], pixels: int, out: t
     axes = matmul3(pose[:, None], scene.axes[idx][:, slots].float())  # [B, S, 3, 3]: the slots' axes in the world
     centre = matvec3(pose[:, None], scene.centre[idx][:, slots].float())  # [B, S, 3]
     extent = scene.extent[idx][:, slots].float()
+    # the bounding spheres grown by a pixel's width at the object, so that the antialiased edge is traced too
     radius = primitives.bounding_radius(scene.kind[idx][:, slots], extent) + 2 * TAN_HALF_FOV * DISTANCE / pixels
     footprint = 2 * TAN_HALF_FOV / pixels  # a pixel's width per unit of distance along the ray
 

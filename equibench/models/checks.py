@@ -92,10 +92,10 @@ def checked_operator(plugin: str, op: Operator) -> Operator:
 
 def checked_invariant(plugin: str, part: Any, width: int) -> slice | None:
     """The model's declared invariant part, checked: None, or a slice that selects at least one of
-    the code's ``width`` dimensions and not all of them."""
+    the code's ``width`` dimensions (all of them for an invariant model such as VICReg)."""
     if part is None:
         return None
-    if not isinstance(part, slice) or not 0 < len(range(width)[part]) < width:
-        raise PluginError(f"plugin {plugin!r}: invariant_dims() must return None or a slice selecting some, not all, "
-                          f"of the code's {width} dimensions; got {part!r}")
+    if not isinstance(part, slice) or not range(width)[part]:
+        raise PluginError(f"plugin {plugin!r}: invariant_dims() must return None or a slice selecting at least "
+                          f"one of the code's {width} dimensions; got {part!r}")
     return part
