@@ -13,7 +13,7 @@ from equibench.metrics.fitted import Whitener, fit_operators, fitted_operator, h
 from equibench.metrics.operator_scores import commutativity
 from equibench.metrics.pairs import CyclicPairs
 from equibench.metrics.representation import participation_ratio
-from equibench.metrics.suite import evaluate
+from equibench.metrics.suite import METRICS, evaluate
 from equibench.models.encoder import DataSpec, Encoder
 from equibench.models.operators import capsule_roll
 from equibench.progress import progress
@@ -104,6 +104,7 @@ def test_pixels_are_exactly_equivariant_on_quarter_turns(digits_rot4) -> None:
         assert ev.metrics[name] >= 0.99, name
     assert ev.metrics["h5_orbit"] is None and "4 candidates" in ev.null_reasons["h5_orbit"]
     assert ev.chance["h1_orbit"] == 0.25 and ev.warnings == []
+    assert set(ev.null_reasons) <= set(METRICS) and all(ev.metrics[name] is None for name in ev.null_reasons)
     assert ev.metrics["invariance"] > 1.0
     assert ev.metrics["probe_accuracy"] > 0.5
 

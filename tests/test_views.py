@@ -247,6 +247,39 @@ def test_pre_is_one_minus_the_squared_overlap_of_the_retrieved_and_the_target_ro
     assert torch.allclose(pose_errors(torch.tensor([[1.0, 0.0]]), torch.tensor([1]), q), torch.ones(1, dtype=torch.float64))
 
 
+def test_no_degenerate_code_beats_chance_on_pre():
+    """Views at the four quarter turns: a code invariant along the orbit, pure noise and a second-harmonic
+    code that confuses g with its half turn all score PRE at its chance level; the right code scores 0."""
+    from equibench.groups import build_family
+
+    so2 = build_family("so2")
+    turns = torch.tensor([0.0, 90.0, 180.0, 270.0], dtype=torch.float64)
+    elements = turns[None, :, None].repeat(30, 1, 1)
+    pairs = ViewPairs(so2, elements)
+    offset = torch.randn(30, 1, 6)  # what tells base images apart
+
+    def harmonic(m: int) -> torch.Tensor:
+        angle = torch.deg2rad(turns)[None, :, None] * m
+        return torch.cat([torch.cat([angle.cos(), angle.sin()], 2).expand(30, 4, 2), offset.expand(30, 4, 6)], 2).float()
+
+    def rotate(m: int):
+        def rho(z, g):
+            a = torch.deg2rad(g[:, 0]).float() * m
+            c, s = a.cos(), a.sin()
+            return torch.cat([torch.stack([c * z[:, 0] - s * z[:, 1], s * z[:, 0] + c * z[:, 1]], 1), z[:, 2:]], 1)
+        return rho
+
+    right = score_operator(harmonic(1), rotate(1), pairs)
+    level = right.chance["pre_orbit"]
+    assert right.values["pre_orbit"] < 1e-9 and level == pytest.approx(0.5)  # the mean of 0, 0.5, 1, 0.5
+    invariant = score_operator(offset.expand(30, 4, 6).contiguous(), identity, pairs).values["pre_orbit"]
+    noise = score_operator(torch.randn(30, 4, 8), identity, pairs).values["pre_orbit"]
+    confused = score_operator(harmonic(2), rotate(2), pairs).values["pre_orbit"]
+    assert invariant == pytest.approx(level)
+    assert noise > 0.4
+    assert confused == pytest.approx(level), "tied with the half turn: its error 1 outweighs the hit"
+
+
 def test_pre_and_the_invariant_probe_are_scored_on_rotation_views_only():
     data = _views("so2", ood=True)
 

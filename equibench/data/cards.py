@@ -30,6 +30,11 @@ SPLITS = ("train", "fit", "test")
 OOD = "test_ood"  # the out-of-distribution test split of a view dataset with a [views.ood] table
 
 
+def split_names(views: Any) -> tuple[str, ...]:
+    """The splits of a card with this ``[views]`` table: ``test_ood`` too where it has ``[views.ood]``."""
+    return (*SPLITS, OOD) if isinstance(views, dict) and "ood" in views else SPLITS
+
+
 @dataclass(frozen=True)
 class DatasetCard:
     """What a transformation dataset is, as written in its card."""
@@ -56,7 +61,7 @@ class DatasetCard:
 
     @property
     def split_names(self) -> tuple[str, ...]:
-        return (*SPLITS, OOD) if self.views is not None and "ood" in self.views else SPLITS
+        return split_names(self.views)
 
     def build_transformation(self) -> Transformation | Family:
         """The cyclic transformation of an orbit card, the family of a view card."""
@@ -114,7 +119,7 @@ def _field_problems(raw: dict[str, Any]) -> list[str]:
         found += _problems(raw["transformation"], fields, "transformation.")
     if isinstance(raw.get("splits"), dict):
         splits = raw["splits"]
-        names = (*SPLITS, OOD) if isinstance(raw.get("views"), dict) and "ood" in raw["views"] else SPLITS
+        names = split_names(raw.get("views"))
         found += [f"field 'splits.{key}' is missing (a positive integer)" for key in names if key not in splits]
         found += [f"field 'splits.{key}' must be a positive integer, got {value!r}" for key, value in splits.items()
                   if key in names and (not isinstance(value, int) or isinstance(value, bool) or value < 1)]

@@ -73,7 +73,9 @@ def score_operator(z: torch.Tensor, operator: Operator, pairs: CyclicPairs | Vie
         if pairs.offset is not None:
             offsets += top1_offsets(similarity, batch.target, pairs.offset, views)
         if rotations is not None:
-            pose.append(pose_errors(similarity, batch.target, rotations[batch.orbit]))
+            candidates = rotations[batch.orbit]  # PRE, and its value for a retrieval that ties every view
+            pose.append((pose_errors(similarity, batch.target, candidates),
+                         pose_errors(torch.zeros_like(similarity), batch.target, candidates)))
         local = chosen[(chosen >= b * per_batch) & (chosen < (b + 1) * per_batch)] - b * per_batch
         all_ranks.append(ranks(queries[local] @ unit_flat.T, target[local]))
     out.values["commutativity"] = sum(errors) / len(errors)
@@ -90,7 +92,9 @@ def score_operator(z: torch.Tensor, operator: Operator, pairs: CyclicPairs | Vie
                 if usable:
                     out.chance[name] = level[hit]
         if rotations is not None:
-            out.values["pre_orbit"] = mean(torch.cat(pose))
+            errors_found, errors_by_chance = (torch.cat(p) for p in zip(*pose))
+            out.values["pre_orbit"] = mean(errors_found)
+            out.chance["pre_orbit"] = mean(errors_by_chance)
         if cyclic:
             out.curves["h1_orbit"] = [mean(r.h1) for r in orbit_ranks]
             out.curves["mrr_orbit"] = [mean(r.mrr) for r in orbit_ranks]

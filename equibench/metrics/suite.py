@@ -290,7 +290,7 @@ def evaluate(model: Encoder, plugin: str, data: OrbitDataset | ViewDataset, prog
     if OOD not in data.splits:
         ev.null_reasons.update({f"{name}_ood": "the dataset has no out-of-distribution split" for name in SCORED_ON_TEST})
     if not isinstance(fit_pairs, ViewPairs):
-        ev.null_reasons.update({f"{name}_fitted_mlp": "view datasets only (a finite group has one fitted map per "
+        ev.null_reasons.update({name: "view datasets only (a finite group has one fitted map per "
                                 "element)" for name in _operator_metrics() if name.endswith("_fitted_mlp")})
     ev.null_reasons.update({name: NOT_ROTATIONS for name in METRICS if name.startswith("pre_orbit")})
     ev.null_reasons.update({name: "the model declares no invariant part (Encoder.invariant_dims)"
