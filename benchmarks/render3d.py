@@ -16,19 +16,15 @@ import argparse
 import os
 import resource
 import tempfile
-import time
 from pathlib import Path
 
 import torch
+from glyph_generation import quiet, timed  # the sibling benchmark's helpers (this folder is on sys.path)
 
 from equibench.data import shapes3d, tracing
 from equibench.data.cards import load_card
 from equibench.data.orbits import load_dataset
 from equibench.groups import build_family
-
-
-def quiet(iterable, **_):
-    return iterable
 
 
 def main() -> None:
@@ -44,20 +40,19 @@ def main() -> None:
         objects = objects.to(args.device)
         for threads in (1, 2):
             tracing.render(objects[:32], pixels, threads)  # warm up
-            wall, cpu = time.perf_counter(), time.process_time()
-            tracing.render(objects, pixels, threads)
-            if args.device != "cpu":
-                torch.cuda.synchronize()
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            def render() -> None:
+                tracing.render(objects, pixels, threads)
+                if args.device != "cpu":
+                    torch.cuda.synchronize()
+
+            wall, cpu, _ = timed(render)
             print(f"{pixels}x{pixels}, {threads} thread(s), {args.device}: {args.images / wall:,.0f} images/s wall "
                   f"({wall:.2f} s), {args.images / cpu:,.0f} images per CPU second")
     for ident in args.dataset:
         card = load_card(ident)
         views = sum(card.splits.values()) * card.views["count"]
         with tempfile.TemporaryDirectory() as cache:
-            wall, cpu = time.perf_counter(), time.process_time()
-            load_dataset(card, Path(cache), quiet)
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            wall, cpu, _ = timed(lambda: load_dataset(card, Path(cache), quiet))
         print(f"{card.id} ({sum(card.splits.values()):,} objects, {views:,} views at {card.image_size}x"
               f"{card.image_size}): generated (rendering on 1 thread) and cached in {wall:.1f} s wall, "
               f"{cpu:.1f} s CPU ({views / wall:,.0f} views/s)")
