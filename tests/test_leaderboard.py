@@ -92,6 +92,33 @@ def test_rows_overlapping_in_their_intervals_share_a_rank(results: Path) -> None
     assert imposed.metrics["h1_orbit"].mean == pytest.approx(0.52 / 3), "the VAE's Roll scores, shown as declared"
 
 
+def test_the_3diebench_table_ranks_by_the_per_dimension_r2_not_the_pooled_one(tmp_path: Path) -> None:
+    # "mean" predicts each quaternion entry's mean: pooled R² credits it (about 0.24 on shapes3d), per
+    # dimension it is 0; "reads" reads some of the rotation: lower pooled, higher per dimension
+    scores = {"mean": (0.24, 0.0), "reads": (0.20, 0.15)}
+    records = []
+    for model, (pooled, dims) in scores.items():
+        for seed in range(3):
+            d = _record(model, "shapes3d-euler-views-ood", seed, 0.1)
+            d["metrics"] |= {"transform_r2": pooled + seed / 1000, "transform_r2_dims": dims + seed / 1000,
+                             "pre_orbit_fitted": 0.5}
+            records.append(Record(path=tmp_path / f"{model}{seed}.json", data=d))
+    rows = aggregate(records)
+    table = TABLES["transform_r2_dims"]
+    assert table.applies(rows) and not table.applies([r for r in aggregate(_plain(records))])
+    assert [x.row.model for x in table_rows(rows, table)] == ["reads", "mean"]
+
+
+def _plain(records: list[Record]) -> list[Record]:
+    """The same records without the protocol's PRE: no 3DIEBench table."""
+    out = []
+    for r in records:
+        d = json.loads(json.dumps(r.data))
+        d["metrics"]["pre_orbit_fitted"] = None
+        out.append(Record(path=r.path, data=d))
+    return out
+
+
 def test_unusable_records_are_skipped_with_a_warning_naming_the_file(
         results: Path, capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
     good = _record("pixels", "digits-rot4", 7, 0.1)
