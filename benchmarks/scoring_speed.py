@@ -35,10 +35,13 @@ COMPARED = ("metrics", "curves", "chance", "null_reasons", "warnings", "dataset_
 SLOW_STAGES = 4  # the slowest stages printed per record
 
 
-def run_cell(cell: str, out: Path, cache_dir: Path, seed: int, source: Path | None) -> None:
-    """``equibench run`` of one ``model:dataset`` cell, from ``source`` (a source tree) if given."""
+def run_cell(cell: str, out: Path, cache_dir: Path, seed: int, source: Path | None, threads: int | None) -> None:
+    """``equibench run`` of one ``model:dataset`` cell, from ``source`` (a source tree) if given, with
+    ``threads`` threads for torch and BLAS if given."""
     model, dataset = cell.split(":")
     env = dict(os.environ)
+    if threads is not None:
+        env.update({name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")})
     if source is not None:
         env["PYTHONPATH"] = str(source.resolve())
     subprocess.run([sys.executable, "-m", "equibench", "run", "--model", model, "--dataset", dataset, "--seed",
@@ -103,6 +106,8 @@ def main() -> None:
     run.add_argument("--cache-dir", type=Path, required=True, help="datasets and checkpoints, shared by both trees")
     run.add_argument("--cells", nargs="+", default=CELLS, help="model:dataset cells")
     run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--threads", type=int, help="torch and BLAS threads (default: theirs); 1 keeps a run on a "
+                     "busy machine clear of threads waiting for each other")
     run.add_argument("--baseline", type=Path, help="a baseline source tree, run before each cell of this one")
     run.add_argument("--baseline-out", type=Path, help="folder for the baseline's records")
     check = commands.add_parser("compare", help="times side by side, and every number compared")
@@ -116,8 +121,8 @@ def main() -> None:
         parser.error("--baseline and --baseline-out go together")
     for cell in args.cells:
         if args.baseline is not None:
-            run_cell(cell, args.baseline_out.resolve(), args.cache_dir.resolve(), args.seed, args.baseline)
-        run_cell(cell, args.out.resolve(), args.cache_dir.resolve(), args.seed, None)
+            run_cell(cell, args.baseline_out.resolve(), args.cache_dir.resolve(), args.seed, args.baseline, args.threads)
+        run_cell(cell, args.out.resolve(), args.cache_dir.resolve(), args.seed, None, args.threads)
 
 
 if __name__ == "__main__":

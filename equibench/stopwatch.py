@@ -8,7 +8,8 @@ from contextlib import contextmanager
 
 
 class Stopwatch:
-    """Collects ``{stage: seconds}``; ``with watch.stage("fit"): ...`` times one stage."""
+    """Collects ``{stage: seconds}``; ``with watch.stage("fit"): ...`` times one stage. A stage timed
+    twice adds up, so that the stages account for every second they timed."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
@@ -19,4 +20,4 @@ class Stopwatch:
         try:
             yield
         finally:
-            self.seconds[name] = round(time.perf_counter() - start, 3)
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - start, 3)

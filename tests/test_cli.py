@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from equibench.atomic import atomic_path
 from equibench.cli import main
 from equibench.runs import runner
+from equibench.stopwatch import Stopwatch
 
 RECORD_FIELDS = {"schema", "metric_version", "model", "dataset", "dataset_card", "dataset_hash", "seed",
                  "profile", "config", "config_hash", "supervision", "versions", "hardware", "timings_s",
@@ -57,9 +59,17 @@ def test_pixels_record_has_every_field_and_exact_commutativity(tmp_path: Path) -
     assert RECORD_FIELDS <= set(record)
     assert record["metrics"]["commutativity"] < 1e-6
     assert {"python", "torch", "escnn", "equibench", "git_commit"} <= set(record["versions"])
-    assert {"data", "fit", "metric.encode", "metric.commutativity", "metric.commutativity_fitted",
-            "total"} <= set(record["timings_s"])
+    assert {"data", "fit", "metric.encode", "metric.commutativity", "metric.fit_operators",
+            "metric.commutativity_fitted", "total"} <= set(record["timings_s"])
     assert len(record["dataset_hash"]) == 64 and len(record["curves"]["commutativity"]) == 3
+
+
+def test_a_stage_timed_twice_adds_up() -> None:
+    watch = Stopwatch()
+    for _ in range(2):
+        with watch.stage("twice"):
+            time.sleep(0.02)
+    assert watch.seconds["twice"] >= 0.04
 
 
 def test_same_command_and_seed_give_the_same_metrics(tmp_path: Path) -> None:

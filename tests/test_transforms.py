@@ -137,3 +137,18 @@ def test_one_shared_grid_gives_the_bits_of_a_grid_per_image(digits: torch.Tensor
             assert torch.equal(rotation.apply(x, k), _resampled_per_image(x, turn)), k
         zoom = torch.eye(2) / scale.factor(k)
         assert torch.equal(scale.apply(x, k), _resampled_per_image(x, zoom)), k
+
+
+@pytest.mark.parametrize("t", [Hue(18), Rotation(18), Composite([Rotation(18), Hue(18)]), Scale(18, (0.6, 1.26))],
+                         ids=["hue18", "rot18", "rothue18", "scale18"])
+def test_an_action_in_chunks_gives_the_bits_of_one_call(t, digits: torch.Tensor, monkeypatch) -> None:
+    """apply() transforms a large batch CHUNK images at a time: every bit must be what one call on
+    the whole batch gives, for one step and for one step per image."""
+    import equibench.transforms
+
+    x = colourise(digits)
+    monkeypatch.setattr(equibench.transforms, "CHUNK", 24)  # 64 images: chunks of 24, 24 and 16
+    for k in (1, 5, 13):
+        assert torch.equal(t.apply(x, k), t._act(x, k)), k
+    steps = torch.arange(len(x)) % 2 + 5  # two steps of 32 images each
+    assert torch.equal(t.apply(x, steps)[steps == 5], t._act(x[steps == 5], 5))

@@ -188,7 +188,7 @@ class Fitted:
 
 def _fit(ev: Evaluation, model_seed: int, z_fit: torch.Tensor, labels: torch.Tensor,
          fit_pairs: CyclicPairs | ViewPairs, invariant: slice | None) -> Fitted:
-    with ev.watch.stage("commutativity_fitted"):
+    with ev.watch.stage("fit_operators"):
         whiten = Whitener.fit(z_fit)
         w_fit = whiten(z_fit)
         if isinstance(fit_pairs, CyclicPairs):
@@ -198,7 +198,7 @@ def _fit(ev: Evaluation, model_seed: int, z_fit: torch.Tensor, labels: torch.Ten
             maps = None
             operators = {"_fitted": fit_conditional(w_fit, fit_pairs)}
     if maps is None:
-        with ev.watch.stage("commutativity_fitted_mlp"):
+        with ev.watch.stage("fit_operators_mlp"):
             operators["_fitted_mlp"] = fit_conditional_mlp(w_fit, fit_pairs, model_seed)
     with ev.watch.stage("standardise"):
         scale = standardiser(z_fit)
