@@ -1,0 +1,112 @@
+"""Does a training choice make ``sie`` read the pose? A screen cheaper than a record.
+
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/sie_screen.py --set epochs=30 --set anchored=false
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/sie_screen.py --supervised 6
+
+Why: on ``shapes3d-euler-views-ood`` the quick ``sie`` learns a code whose equivariant part hardly
+moves with the rotation (docs/ssl.md). This trains it as ``equibench run`` does (same seeding, same
+``fit``) with ``--set`` overrides and prints, on ``test`` after training: the declared operator's H@1
+among each object's views, how often it retrieves the *source* view instead (a predictor near the
+identity on a code that barely moves), and how much each part of the code moves between two views
+of one object relative to its spread over all views (0: invariant). ``--supervised E`` instead
+trains the same CNN backbone for E epochs to regress each view's own rotation matrix, and prints its
+R² per matrix entry on ``test``: how much of the pose a 28x28 view shows this network at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+
+from equibench import api
+from equibench.groups import quaternions
+from equibench.models import DataSpec
+from equibench.runs.config import apply_overrides
+from equibench.runs.runner import seed_everything
+from equibench_plugins.joint_embedding import cnn
+from equibench_plugins.sie import SIE
+
+
+def quiet(iterable, **_):
+    return iterable
+
+
+def relative_change(part: torch.Tensor, s: torch.Tensor, i: torch.Tensor, j: torch.Tensor) -> float:
+    """Mean squared change of ``part[S, V, d]`` between views i and j of object s, over its total variance."""
+    moved = (part[s, i] - part[s, j]).square().sum(-1).mean()
+    return float(moved / part.flatten(0, 1).var(0).sum())
+
+
+def screen(dataset, overrides: list[str], seed: int) -> dict:
+    train, test = dataset.splits["train"], dataset.splits["test"]
+    spec = DataSpec(dataset=dataset.card.id, image_shape=tuple(train.frames.shape[2:]),
+                    num_classes=int(train.labels.max()) + 1, transformation=dataset.transformation)
+    seed_everything(seed)
+    config = apply_overrides("sie", SIE.default_config("quick", spec), overrides)
+    model = SIE(config, spec, torch.device("cpu"))
+    started = time.perf_counter()
+    model.fit(train, quiet)
+    trained = time.perf_counter() - started
+    count, views = test.frames.shape[:2]
+    z = torch.cat([model.encode(test.frames[a:a + 100].flatten(0, 1).float() / 255)
+                   for a in range(0, count, 100)]).unflatten(0, (count, views))
+    generator = torch.Generator().manual_seed(0)
+    s = torch.arange(count).repeat_interleave(views - 1)
+    i = torch.randint(views, (len(s),), generator=generator)
+    j = (i + torch.randint(1, views, (len(s),), generator=generator)) % views
+    predicted = model.operator(dataset.transformation)(z[s, i], model.family.relative(test.elements[s, i],
+                                                                                       test.elements[s, j]))
+    nearest = torch.cdist(predicted[:, None, :], z[s]).squeeze(1).argmin(1)
+    split = model.invariant_dims().stop
+    return {"train_s": round(trained), "h1": round(float((nearest == j).float().mean()), 3),
+            "retrieves_source": round(float((nearest == i).float().mean()), 3),
+            "invariant_part_moves": round(relative_change(z[..., :split], s, i, j), 3),
+            "equivariant_part_moves": round(relative_change(z[..., split:], s, i, j), 3)}
+
+
+def supervised(dataset, epochs: int, seed: int) -> list[float]:
+    """R² per rotation-matrix entry on ``test`` after each epoch of regressing it from one view."""
+    torch.manual_seed(seed)
+
+    def arrays(split):
+        frames = split.frames.flatten(0, 1)
+        return frames, quaternions.to_matrix(split.elements.flatten(0, 1).double()).flatten(1).float()
+
+    (x, y), (x_test, y_test) = arrays(dataset.splits["train"]), arrays(dataset.splits["test"])
+    net = torch.nn.Sequential(cnn(x.shape[1], [16, 32, 64, 128]), torch.nn.Linear(128, 9))
+    optimiser = torch.optim.Adam(net.parameters(), 1e-3)
+    curve = []
+    for _ in range(epochs):
+        net.train()
+        for idx in torch.randperm(len(x)).split(256):
+            loss = (net(x[idx].float() / 255) - y[idx]).square().mean()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+        net.eval()
+        with torch.no_grad():
+            p = torch.cat([net(chunk.float() / 255) for chunk in x_test.split(1000)])
+        curve.append(round(float((1 - (p - y_test).square().sum(0) / (y_test - y_test.mean(0)).square().sum(0)).mean()), 3))
+    return curve
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="shapes3d-euler-views-ood")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", action="append", default=[], dest="overrides", help="KEY=VALUE, as equibench run")
+    parser.add_argument("--supervised", type=int, metavar="EPOCHS", help="the supervised pose regression instead")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    dataset = api.dataset(args.dataset)
+    if args.supervised:
+        print(json.dumps({"supervised_r2_per_epoch": supervised(dataset, args.supervised, args.seed)}))
+    else:
+        print(json.dumps({"set": args.overrides, **screen(dataset, args.overrides, args.seed)}))
+
+
+if __name__ == "__main__":
+    main()
