@@ -157,7 +157,7 @@ def test_decoder_initialised_like_transposed_convolutions():
     """The reference's ConvTranspose2d layers take fan-in from their output channels."""
     spec = DataSpec("x", (3, 28, 28), 10, Rotation(18))
     decoder = VAE(VAE.default_config("paper", spec), spec, CPU).net.decoder
-    stds = [float(layer.weight.std()) for layer in decoder if isinstance(layer, torch.nn.Linear)]
+    stds = [float(layer.weight.detach().std()) for layer in decoder if isinstance(layer, torch.nn.Linear)]
     assert stds == pytest.approx([0.0227, 0.0185, 0.0119], abs=3e-4)
 
 

@@ -16,6 +16,7 @@ derivative of the predicted logits of a classifier, this measures the whole repr
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import torch
@@ -39,7 +40,10 @@ def lie_derivative(encode: Callable[[torch.Tensor], torch.Tensor], x: torch.Tens
     """``E ||L_X f(x)||^2 / spread`` along the subgroup ``name``, with rho the identity or the
     declared ``generator`` A (``L_X f = J_f (X . x) - A f(x)``)."""
     zero, one = torch.zeros((), dtype=x.dtype, device=x.device), torch.ones((), dtype=x.dtype, device=x.device)
-    with torch.no_grad():  # forward mode only: no graph for the weights' gradients
+    # torch's first jvp imports its own jvp decompositions, which call the deprecated torch.jit.script
+    # and warn about torch itself in every run's output; nothing the user can act on
+    with torch.no_grad(), warnings.catch_warnings():  # forward mode only: no graph for the weights' gradients
+        warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=FutureWarning)
         z, derivative = torch.func.jvp(lambda t: encode(flow(name, x, t)), (zero,), (one,))
     if not derivative.any():
         raise NotMeasurable("its derivative is exactly zero: encode() detaches, rounds or is piecewise constant")
