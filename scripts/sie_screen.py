@@ -1,6 +1,7 @@
 """Does a training choice make ``sie`` read the pose? A screen cheaper than a record.
 
     OMP_NUM_THREADS=1 .venv/bin/python scripts/sie_screen.py --set epochs=30 --set anchored=false
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/sie_screen.py --grey --set epochs=30
     OMP_NUM_THREADS=1 .venv/bin/python scripts/sie_screen.py --supervised 6
 
 Why: on ``shapes3d-euler-views-ood`` the quick ``sie`` learns a code whose equivariant part hardly
@@ -38,6 +39,13 @@ def relative_change(part: torch.Tensor, s: torch.Tensor, i: torch.Tensor, j: tor
     """Mean squared change of ``part[S, V, d]`` between views i and j of object s, over its total variance."""
     moved = (part[s, i] - part[s, j]).square().sum(-1).mean()
     return float(moved / part.flatten(0, 1).var(0).sum())
+
+
+def grey(dataset) -> None:
+    """Every split's views turned grey in place: each channel the mean of R, G and B, rounded."""
+    for split in dataset.splits.values():
+        frames = split.frames.float().mean(2, keepdim=True).expand_as(split.frames)
+        object.__setattr__(split, "frames", frames.round().to(split.frames.dtype).contiguous())  # a frozen dataclass
 
 
 def screen(dataset, overrides: list[str], seed: int) -> dict:
@@ -99,13 +107,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", action="append", default=[], dest="overrides", help="KEY=VALUE, as equibench run")
     parser.add_argument("--supervised", type=int, metavar="EPOCHS", help="the supervised pose regression instead")
+    parser.add_argument("--grey", action="store_true", help="train and score on the views turned grey")
     args = parser.parse_args()
     torch.set_num_threads(1)
     dataset = api.dataset(args.dataset)
+    if args.grey:
+        grey(dataset)
     if args.supervised:
         print(json.dumps({"supervised_r2_per_epoch": supervised(dataset, args.supervised, args.seed)}))
     else:
-        print(json.dumps({"set": args.overrides, **screen(dataset, args.overrides, args.seed)}))
+        print(json.dumps({"set": args.overrides, "grey": args.grey, **screen(dataset, args.overrides, args.seed)}))
 
 
 if __name__ == "__main__":
