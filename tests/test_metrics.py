@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -135,3 +136,14 @@ def test_a_constant_encoder_is_reported_collapsed_not_perfect(digits_rot4) -> No
     assert len(retrieval) == 48 and all(m[name] is None for name in retrieval)
     assert m["transform_r2"] is None and m["probe_accuracy"] is None
     assert "collapsed" in ev.null_reasons["h1_orbit"]
+
+
+def test_wide_codes_of_a_small_fit_split_are_standardised_without_an_error():
+    """Raw pixels of a fit split with fewer views than the heads' 256 components keep one component
+    fewer than they have views (the last has no variance left), each with unit variance."""
+    from equibench.metrics.representation import standardiser
+
+    z = torch.rand(10, 8, 300, generator=torch.Generator().manual_seed(0))  # 80 views of 300 pixels
+    out = standardiser(z)(z)
+    assert out.shape == (10, 8, 79)
+    assert np.allclose(out.reshape(80, 79).std(0, ddof=1), 1.0)

@@ -119,6 +119,64 @@ def test_so3_acts_on_objects_as_a_group():
     assert torch.allclose(SO3.act(objects, a).pose, Q.to_matrix(a), atol=1e-15), "a base object's pose is the identity"
 
 
+COLOURED = build_family("so3+background+light")
+COLOUR_RANGES = {"angle": [0.0, 180.0], "background_hue": [0.0, 360.0], "light_hue": [0.0, 360.0]}
+
+
+def _wrapped_close(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return bool(((a - b + 180.0) % 360.0 - 180.0).abs().max() < 1e-9)
+
+
+def test_the_colour_factors_act_on_objects_as_a_group():
+    """so3 x background hue x light hue: act(a, act(b, x)) = act(ab, x) on the pose, both hues and
+    both colours; the identity leaves a coloured object as it is; a drawn object (no colour factor
+    yet) takes the hue of its first element."""
+    drawn = _objects(20)
+    a, b, c = (COLOURED.sample(20, COLOUR_RANGES, torch.Generator().manual_seed(s)) for s in (4, 5, 6))
+    coloured = COLOURED.act(drawn, c)
+    assert _wrapped_close(coloured.background_hue, c[:, 4]) and _wrapped_close(coloured.light_hue, c[:, 5])
+    assert torch.equal(coloured.background, shapes3d.background_colour(coloured.background_hue))
+    twice, once = COLOURED.act(COLOURED.act(coloured, b), a), COLOURED.act(coloured, COLOURED.compose(a, b))
+    assert torch.allclose(twice.pose, once.pose, atol=1e-12)
+    for name in ("background_hue", "light_hue"):
+        assert _wrapped_close(getattr(twice, name), getattr(once, name)), name
+    for name in ("background", "light"):
+        assert torch.allclose(getattr(twice, name), getattr(once, name), atol=1e-6), name
+    same = COLOURED.act(coloured, COLOURED.identity(20))
+    assert torch.allclose(same.pose, coloured.pose, atol=1e-15) and torch.allclose(same.background, coloured.background)
+    assert torch.isnan(drawn.background_hue).all() and torch.equal(drawn.background, torch.zeros(20, 3))
+
+
+def test_the_colour_factors_show_in_the_views_where_they_should():
+    """The background's hue colours the border pixels, and nothing else does; the light's hue
+    colours the object and leaves the background as it is; hue 0 is not black."""
+    objects = _objects(6)
+    hues = torch.tensor([0.0, 60.0, 120.0, 180.0, 240.0, 300.0], dtype=torch.float64)
+    on_background = tracing.render(objects.hued(background=hues), 28)
+    corners = on_background[:, :, 0, 0]
+    assert torch.allclose(corners, shapes3d.background_colour(hues), atol=1e-6)
+    assert (corners.max(1).values > 0.3).all() and len(set(map(tuple, corners.round(decimals=3).tolist()))) == 6
+    white, tinted = tracing.render(objects, 28), tracing.render(objects.hued(light=hues), 28)
+    inside = _silhouette(white)
+    assert all(torch.equal(tinted[i][:, ~inside[i]], white[i][:, ~inside[i]]) for i in range(6)), "the background stays"
+    assert all((tinted[i][:, inside[i]] - white[i][:, inside[i]]).abs().max() > 0.05 for i in range(6))
+
+
+def test_the_colour_factors_combine_only_with_object_families_and_draw_their_own_ranges():
+    with pytest.raises(ConfigError, match="acts on 3D objects"):
+        build_family("so3+hue")
+    with pytest.raises(ConfigError, match="acts on 3D objects"):
+        build_family("background+so2")
+    with pytest.raises(ConfigError, match="names a family twice"):
+        build_family("so3+light+light")
+    assert "'hue' is not a parameter" in COLOURED.sampling_problem({"hue": [0.0, 1.0]})
+    assert "either by 'angle'" in COLOURED.sampling_problem({"angle": [0.0, 90.0], "euler_x": [0.0, 1.0]})
+    e = COLOURED.sample(500, {"euler_z": [-10.0, 10.0], "light_hue": [[30.0, 40.0]]}, torch.Generator().manual_seed(0))
+    assert torch.equal(e[:, 4], torch.zeros(500, dtype=torch.float64)), "a hue not named stays at the identity"
+    assert ((e[:, 5] >= 30) & (e[:, 5] <= 40)).all()
+    assert COLOURED.features(e).shape == (500, 4 + 2 + 2)  # the quaternion, then (cos, sin) of each hue
+
+
 def test_the_euler_ood_views_are_not_training_rotations():
     """(a, b, c) and (a + 180, 180 - b, c + 180) are one rotation: the cards' OOD split keeps the
     y angle within 90 degrees, so the decomposition with |b| <= 90 is the drawn one, and its x or z

@@ -44,7 +44,11 @@ class Objects:
     """A batch of objects: per slot a primitive ``kind`` (-1: empty), its ``extent`` (three sizes),
     ``centre`` and ``axes`` (columns: its frame) in the object's frame and its RGB ``colour``; per
     object the ``pose`` (rotation matrix, float64, the identity for a base object), the
-    ``background`` and ``light`` colours, the class ``labels``, and the image size it is rendered at."""
+    ``background`` and ``light`` colours, the class ``labels``, and the image size it is rendered at.
+
+    ``background_hue`` and ``light_hue`` (degrees, float64) are the known colour factors
+    (:meth:`hued`): NaN, as drawn, leaves ``background`` and ``light`` as they are (black and white);
+    a number sets them to :func:`background_colour` and :func:`light_colour` of that hue."""
 
     kind: torch.Tensor  # [n, SLOTS] int64
     extent: torch.Tensor  # [n, SLOTS, 3]
@@ -56,6 +60,8 @@ class Objects:
     light: torch.Tensor  # [n, 3]
     labels: torch.Tensor  # [n]
     pixels: int
+    background_hue: torch.Tensor  # [n] float64, degrees; NaN: the flat ``background`` colour
+    light_hue: torch.Tensor  # [n] float64, degrees; NaN: the ``light`` colour as it is
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -76,6 +82,19 @@ class Objects:
     def rotated(self, matrices: torch.Tensor) -> Objects:
         """Each object turned by a rotation matrix ``[n, 3, 3]`` about its centre (SO(3)'s action)."""
         return replace(self, pose=tracing.matmul3(matrices.double(), self.pose))
+
+    def hued(self, background: torch.Tensor | None = None, light: torch.Tensor | None = None) -> Objects:
+        """The background's and the light's hues turned by ``background`` and ``light`` degrees
+        ``[n]`` (the colour families' action; an object whose hue is NaN starts from hue 0), and
+        their colours set from the new hues."""
+        out = self
+        if background is not None:
+            hue = (self.background_hue.nan_to_num(0.0) + background.double()) % 360.0
+            out = replace(out, background_hue=hue, background=background_colour(hue))
+        if light is not None:
+            hue = (self.light_hue.nan_to_num(0.0) + light.double()) % 360.0
+            out = replace(out, light_hue=hue, light=light_colour(hue))
+        return out
 
     def views(self, family: Family, elements: torch.Tensor) -> torch.Tensor:
         """Images ``[n, V, 3, H, W]`` in [0, 1]: each object turned by each of its elements
@@ -224,12 +243,33 @@ def split_generator(seed: int, split: str) -> torch.Generator:
     return torch.Generator().manual_seed(int.from_bytes(key[:8], "little") >> 1)
 
 
+BACKGROUND_SATURATION, BACKGROUND_VALUE = 0.6, 0.35  # a dark background: every lit part stays visible on it
+LIGHT_TINT = 0.35  # the light's colour: white, a share LIGHT_TINT of it replaced by the pure hue
+
+
+def hsv(turns: torch.Tensor, saturation: torch.Tensor | float, value: torch.Tensor | float) -> torch.Tensor:
+    """RGB ``[n, 3]`` of hues ``turns`` (in [0, 1)) at a saturation and value (HSV)."""
+    pure = ((turns[:, None] * 6 + torch.tensor([0.0, 4.0, 2.0], dtype=turns.dtype)) % 6 - 3).abs().sub(1).clamp(0, 1)
+    if torch.is_tensor(saturation):
+        saturation, value = saturation[:, None], value[:, None]
+    return value * (1 - saturation * (1 - pure))
+
+
+def background_colour(degrees: torch.Tensor) -> torch.Tensor:
+    """The background's RGB ``[n, 3]`` at a hue in degrees."""
+    return hsv(degrees.double() / 360.0, BACKGROUND_SATURATION, BACKGROUND_VALUE).float()
+
+
+def light_colour(degrees: torch.Tensor) -> torch.Tensor:
+    """The light's RGB ``[n, 3]`` at a hue in degrees: white tinted towards that hue."""
+    return ((1 - LIGHT_TINT) + LIGHT_TINT * hsv(degrees.double() / 360.0, 1.0, 1.0)).float()
+
+
 def _colours(count: int, g: torch.Generator) -> torch.Tensor:
     """RGB ``[count, 3]`` from hue uniform, saturation in [0.45, 0.9], value in [0.55, 1] (HSV)."""
     hue, saturation, value = torch.rand(count, generator=g), 0.45 + 0.45 * torch.rand(count, generator=g), \
         0.55 + 0.45 * torch.rand(count, generator=g)
-    pure = ((hue[:, None] * 6 + torch.tensor([0.0, 4.0, 2.0])) % 6 - 3).abs().sub(1).clamp(0, 1)
-    return value[:, None] * (1 - saturation[:, None] * (1 - pure))
+    return hsv(hue, saturation, value)
 
 
 def draw(count: int, generator: torch.Generator, pixels: int) -> Objects:
@@ -249,7 +289,9 @@ def draw(count: int, generator: torch.Generator, pixels: int) -> Objects:
             axes[members, slot] = to_matrix(from_euler(torch.tensor([turn], dtype=torch.float64))).float()
     colour = _colours(count * SLOTS, g).view(count, SLOTS, 3)
     return _normalised(Objects(kind, extent, centre, axes, colour, torch.eye(3, dtype=torch.float64).repeat(count, 1, 1),
-                               torch.zeros(count, 3), torch.ones(count, 3), labels, pixels))
+                               torch.zeros(count, 3), torch.ones(count, 3), labels, pixels,
+                               torch.full((count,), math.nan, dtype=torch.float64),
+                               torch.full((count,), math.nan, dtype=torch.float64)))
 
 
 def _normalised(objects: Objects) -> Objects:

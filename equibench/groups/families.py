@@ -356,19 +356,42 @@ class SO3(Family):
                 f"{', '.join(p.name for p in self.EULER)} (degrees)")
 
 
+class ObjectHue(Abelian):
+    """A known colour factor of rendered 3D objects (3DIEBench varies the floor's and the light's
+    colour): the hue of the background or of the light, an angle in degrees, acting additively
+    (:meth:`equibench.data.shapes3d.Objects.hued`). An object as drawn has no such colour (a black
+    background, a white light); its first turn gives it the hue of that element, so every view of a
+    card with this factor is coloured, hue 0 at the identity."""
+
+    interpolation = "none"
+    acts_on_images = False
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.kind = target
+        self.parameters = (Parameter(f"{target}_hue", f"degrees of hue of the {target}", angle=True),)
+
+    def act(self, x, elements, smooth=False):
+        return x.hued(**{self.target: elements[:, 0]})
+
+
 class Product(Family):
-    """Direct product of families whose actions commute (rotation with hue): each factor acts on its
-    own parameters."""
+    """Direct product of families whose actions commute (rotation with hue; a 3D turn with the
+    background's and the light's hues): each factor acts on, draws and describes its own parameters."""
 
     def __init__(self, factors: Sequence[Family]) -> None:
         self.factors = list(factors)
         self.kind = "+".join(f.kind for f in self.factors)
         self.parameters = tuple(p for f in self.factors for p in f.parameters)
         self.needs_colour = any(f.needs_colour for f in self.factors)
+        self.acts_on_images = all(f.acts_on_images for f in self.factors)
         self.interpolation = "bicubic" if any(f.interpolation == "bicubic" for f in self.factors) else "none"
 
     def _split(self, e: torch.Tensor) -> list[torch.Tensor]:
         return list(e.split([len(f.parameters) for f in self.factors], dim=1))
+
+    def identity(self, n):
+        return torch.cat([f.identity(n) for f in self.factors], dim=1)
 
     def compose(self, a, b):
         return torch.cat([f.compose(x, y) for f, x, y in zip(self.factors, self._split(a), self._split(b))], dim=1)
@@ -376,10 +399,34 @@ class Product(Family):
     def inverse(self, a):
         return torch.cat([f.inverse(x) for f, x in zip(self.factors, self._split(a))], dim=1)
 
+    def features(self, elements, harmonics=1):
+        return torch.cat([f.features(x, harmonics) for f, x in zip(self.factors, self._split(elements))], dim=1)
+
+    def conditioning(self, elements, harmonics):
+        return torch.cat([f.conditioning(x, harmonics) for f, x in zip(self.factors, self._split(elements))], dim=1)
+
+    @property
+    def sampled(self):
+        return tuple(p for f in self.factors for p in f.sampled)
+
+    def _ranges_of(self, family: Family, ranges: dict[str, Sequence[Sequence[float]]]) -> dict:
+        names = {p.name for p in family.sampled}
+        return {name: value for name, value in ranges.items() if name in names}
+
+    def sampling_problem(self, ranges):
+        return super().sampling_problem(ranges) or next(
+            (problem for f in self.factors if (problem := f.sampling_problem(self._ranges_of(f, ranges)))), None)
+
+    def sample(self, n, ranges, generator):
+        return torch.cat([f.sample(n, self._ranges_of(f, ranges), generator) for f in self.factors], dim=1)
+
     def act(self, x, elements, smooth=False):
         for family, part in zip(self.factors, self._split(elements)):
             x = family.act(x, part, smooth)
         return x
+
+    def describe(self):
+        return "; ".join(f.describe() for f in self.factors)
 
 
 class Cyclic(Family):
@@ -442,7 +489,8 @@ def flow(name: str, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 FAMILIES = {"so2": lambda: Rotation(), "translation": lambda: Translation(torus=False),
             "torus": lambda: Translation(torus=True), "scale": lambda: Scale(), "hue": lambda: Hue(),
             "brightness": lambda: Brightness(), "saturation": lambda: Saturation(),
-            "similarity": lambda: Similarity(), "so3": lambda: SO3()}
+            "similarity": lambda: Similarity(), "so3": lambda: SO3(),
+            "background": lambda: ObjectHue("background"), "light": lambda: ObjectHue("light")}
 
 
 def build_family(kind: str) -> Family:
@@ -452,6 +500,9 @@ def build_family(kind: str) -> Family:
     if unknown:
         raise ConfigError(f"unknown group family {unknown[0]!r}; use one of {', '.join(FAMILIES)} or a+b")
     families = [FAMILIES[n]() for n in names]
-    if len(families) > 1 and not all(f.acts_on_images for f in families):
-        raise ConfigError(f"{kind!r}: a family that acts on 3D objects combines with no other family (yet)")
+    if len({f.acts_on_images for f in families}) > 1:
+        raise ConfigError(f"{kind!r}: a family that acts on 3D objects (so3, background, light) combines only with "
+                          "others of its kind, e.g. 'so3+background+light'")
+    if len(set(names)) < len(names):
+        raise ConfigError(f"{kind!r} names a family twice; name each once")
     return families[0] if len(families) == 1 else Product(families)

@@ -32,10 +32,13 @@ def standardiser(z_fit: torch.Tensor) -> Callable[[torch.Tensor], np.ndarray]:
     standardised; codes wider than ``MAX_WIDTH`` (raw pixels) instead reduced to their
     ``MAX_WIDTH`` leading principal components, whitened, which keeps the heads cheap and well
     conditioned (a logistic probe on 784 standardised pixels needs 600 L-BFGS steps and 27 s on 2
-    cores, on 256 components 60 steps and under a second, with the same accuracy to 0.02)."""
+    cores, on 256 components 60 steps and under a second, with the same accuracy to 0.02). A ``fit``
+    split of fewer than ``MAX_WIDTH`` + 1 codes keeps one component fewer than it has codes (the
+    last has no variance left to whiten)."""
     flat = z_fit.reshape(-1, z_fit.shape[-1]).double().numpy()
     wide = flat.shape[1] > MAX_WIDTH
-    scale = (PCA(MAX_WIDTH, whiten=True, random_state=0) if wide else StandardScaler()).fit(flat)
+    components = min(MAX_WIDTH, len(flat) - 1)
+    scale = (PCA(components, whiten=True, random_state=0) if wide else StandardScaler()).fit(flat)
     return lambda z: scale.transform(z.reshape(-1, z.shape[-1]).double().numpy()).reshape(*z.shape[:-1], -1)
 
 
