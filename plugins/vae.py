@@ -30,6 +30,10 @@ from equibench_plugins.topographic import Topographic
 
 PAPER_LATENT = 324  # 18 capsules x 18 dimensions
 QUICK_LATENT = 144  # 8 capsules x 18 dimensions on the 18-step datasets
+QUICK_STEPS = 60 * 68
+"""quick's budget in optimiser steps: its 60 epochs of digits' 1,077 training sequences (68 batches of
+16 an epoch). Epochs alone would make a larger training split cost more time (glyphs' 48,000
+sequences: 45 times more); capped in steps, quick takes the same few minutes on every dataset."""
 OPTIMIZERS = ("sgd", "adam")
 
 
@@ -198,10 +202,10 @@ def base_config(profile: str, spec: DataSpec) -> dict[str, Any]:
     if profile == "paper":
         return {"capsules": capsules, "capsule_dim": order, "hidden": [3 * d, 2 * d],
                 "optimizer": "sgd", "lr": 1e-4, "momentum": 0.9, "batch_sequences": 8, "epochs": 100,
-                "is_samples": 10}
+                "max_steps": 0, "is_samples": 10}
     return {"capsules": capsules, "capsule_dim": order, "hidden": [512, 256],
             "optimizer": "adam", "lr": 1e-3, "momentum": 0.9, "batch_sequences": 16, "epochs": 60,
-            "is_samples": 10}
+            "max_steps": QUICK_STEPS, "is_samples": 10}
 
 
 class VAE(Encoder):
@@ -233,12 +237,18 @@ class VAE(Encoder):
         return make_optimizer(self.net.parameters(), self.config)
 
     def fit(self, train: OrbitSplit, progress: Progress) -> None:
-        """Minibatches of whole sequences, reshuffled every epoch (torch's seeded generator)."""
-        frames, batch, epochs = train.frames.to(self.device), self.config["batch_sequences"], self.config["epochs"]
+        """Minibatches of whole sequences, reshuffled every epoch (torch's seeded generator), for
+        ``epochs`` epochs or ``max_steps`` optimiser steps, whichever ends first (0: epochs alone)."""
+        frames, batch = train.frames.to(self.device), self.config["batch_sequences"]
+        per_epoch = math.ceil(len(frames) / batch)
+        steps = self.config["epochs"] * per_epoch
+        if self.config["max_steps"] > 0:
+            steps = min(steps, self.config["max_steps"])
+        epochs = math.ceil(steps / per_epoch)
         optimizer = self.optimizer()
         self.net.train()
-        for _ in progress(range(epochs), desc=f"train {type(self).__name__.lower()}", total=epochs):
-            for idx in torch.randperm(len(frames)).split(batch):
+        for epoch in progress(range(epochs), desc=f"train {type(self).__name__.lower()}", total=epochs):
+            for idx in torch.randperm(len(frames)).split(batch)[: steps - epoch * per_epoch]:
                 loss = self.net.loss(frames[idx.to(self.device)].float().div_(255.0))
                 optimizer.zero_grad()
                 loss.backward()

@@ -11,6 +11,7 @@ import pytest
 import torch
 from scipy import special
 
+from equibench.data.cards import load_card
 from equibench.data.orbits import OrbitSplit
 from equibench.errors import ConfigError
 from equibench.metrics.capsules import eeq_tvae
@@ -276,6 +277,34 @@ def test_fit_lowers_the_loss_and_checkpoints_round_trip(cls: type, tmp_path):
     torch.testing.assert_close(restored.encode(images), model.encode(images), rtol=0, atol=0)
     assert model.encode(images).shape == (len(images), 2 * 4)
     assert model.reconstruct(images).shape == images.shape
+
+
+def test_training_stops_after_max_steps_and_quick_keeps_its_digits_epochs():
+    """A cap that binds ends training mid-epoch; one that does not changes no weight; and quick's
+    cap is its 60 epochs of digits' training split, so training there is what it was."""
+    split = _split(4)  # 8 sequences: 2 batches of 4 an epoch
+    taken, weights = {}, {}
+    for cap in (0, 3, 10, 100):
+        torch.manual_seed(0)
+        model = tiny(VAE, epochs=5, max_steps=cap)
+        make, count = model.optimizer, []
+
+        def counting(make=make, count=count):
+            optimizer = make()
+            step = optimizer.step
+            optimizer.step = lambda *a, **k: (count.append(1), step(*a, **k))[1]
+            return optimizer
+
+        model.optimizer = counting
+        model.fit(split, lambda it, **_: it)
+        taken[cap], weights[cap] = len(count), model.state_dict()
+    assert taken == {0: 10, 3: 3, 10: 10, 100: 10}
+    for cap in (10, 100):
+        assert all(torch.equal(weights[0][k], weights[cap][k]) for k in weights[0])
+    assert not all(torch.equal(weights[0][k], weights[3][k]) for k in weights[0])
+    digits = load_card("digits-rot18").splits["train"]
+    config = VAE.default_config("quick", DataSpec("digits-rot18", (1, 28, 28), 10, Rotation(18)))
+    assert config["max_steps"] == config["epochs"] * math.ceil(digits / config["batch_sequences"])
 
 
 def test_declared_operators_and_capsules():
