@@ -152,11 +152,11 @@ def test_the_colour_factors_show_in_the_views_where_they_should():
     colours the object and leaves the background as it is; hue 0 is not black."""
     objects = _objects(6)
     hues = torch.tensor([0.0, 60.0, 120.0, 180.0, 240.0, 300.0], dtype=torch.float64)
-    on_background = tracing.render(objects.hued(background=hues), 28)
+    on_background = tracing.render(objects.hued("background", hues), 28)
     corners = on_background[:, :, 0, 0]
     assert torch.allclose(corners, shapes3d.background_colour(hues), atol=1e-6)
     assert (corners.max(1).values > 0.3).all() and len(set(map(tuple, corners.round(decimals=3).tolist()))) == 6
-    white, tinted = tracing.render(objects, 28), tracing.render(objects.hued(light=hues), 28)
+    white, tinted = tracing.render(objects, 28), tracing.render(objects.hued("light", hues), 28)
     inside = _silhouette(white)
     assert all(torch.equal(tinted[i][:, ~inside[i]], white[i][:, ~inside[i]]) for i in range(6)), "the background stays"
     assert all((tinted[i][:, inside[i]] - white[i][:, inside[i]]).abs().max() > 0.05 for i in range(6))

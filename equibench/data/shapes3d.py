@@ -83,18 +83,12 @@ class Objects:
         """Each object turned by a rotation matrix ``[n, 3, 3]`` about its centre (SO(3)'s action)."""
         return replace(self, pose=tracing.matmul3(matrices.double(), self.pose))
 
-    def hued(self, background: torch.Tensor | None = None, light: torch.Tensor | None = None) -> Objects:
-        """The background's and the light's hues turned by ``background`` and ``light`` degrees
-        ``[n]`` (the colour families' action; an object whose hue is NaN starts from hue 0), and
-        their colours set from the new hues."""
-        out = self
-        if background is not None:
-            hue = (self.background_hue.nan_to_num(0.0) + background.double()) % 360.0
-            out = replace(out, background_hue=hue, background=background_colour(hue))
-        if light is not None:
-            hue = (self.light_hue.nan_to_num(0.0) + light.double()) % 360.0
-            out = replace(out, light_hue=hue, light=light_colour(hue))
-        return out
+    def hued(self, factor: str, degrees: torch.Tensor) -> Objects:
+        """The hue of ``factor`` ("background" or "light") turned by ``degrees`` ``[n]`` (the colour
+        families' action; an object whose hue is NaN starts from hue 0), and its colour set from
+        the new hue."""
+        hue = (getattr(self, f"{factor}_hue").nan_to_num(0.0) + degrees.double()) % 360.0
+        return replace(self, **{f"{factor}_hue": hue, factor: COLOURS[factor](hue)})
 
     def views(self, family: Family, elements: torch.Tensor) -> torch.Tensor:
         """Images ``[n, V, 3, H, W]`` in [0, 1]: each object turned by each of its elements
@@ -263,6 +257,10 @@ def background_colour(degrees: torch.Tensor) -> torch.Tensor:
 def light_colour(degrees: torch.Tensor) -> torch.Tensor:
     """The light's RGB ``[n, 3]`` at a hue in degrees: white tinted towards that hue."""
     return ((1 - LIGHT_TINT) + LIGHT_TINT * hsv(degrees.double() / 360.0, 1.0, 1.0)).float()
+
+
+COLOURS = {"background": background_colour, "light": light_colour}
+"""The colour each known colour factor of :meth:`Objects.hued` gives at a hue."""
 
 
 def _colours(count: int, g: torch.Generator) -> torch.Tensor:

@@ -366,13 +366,12 @@ class ObjectHue(Abelian):
     interpolation = "none"
     acts_on_images = False
 
-    def __init__(self, target: str) -> None:
-        self.target = target
-        self.kind = target
-        self.parameters = (Parameter(f"{target}_hue", f"degrees of hue of the {target}", angle=True),)
+    def __init__(self, factor: str) -> None:
+        self.kind = factor
+        self.parameters = (Parameter(f"{factor}_hue", f"degrees of hue of the {factor}", angle=True),)
 
     def act(self, x, elements, smooth=False):
-        return x.hued(**{self.target: elements[:, 0]})
+        return x.hued(self.kind, elements[:, 0])
 
 
 class Product(Family):
