@@ -28,10 +28,7 @@ import torch
 from equibench.data import glyphs
 from equibench.data.cards import builtin_card_ids, load_card
 from equibench.data.orbits import load_dataset
-
-
-def quiet(iterable, **_):
-    return iterable
+from equibench.progress import quiet
 
 
 def timed(work: Callable[[], object]) -> tuple[float, float, object]:

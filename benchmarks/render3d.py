@@ -19,12 +19,13 @@ import tempfile
 from pathlib import Path
 
 import torch
-from glyph_generation import quiet, timed  # the sibling benchmark's helpers (this folder is on sys.path)
+from glyph_generation import timed  # the sibling benchmark's helper (this folder is on sys.path)
 
 from equibench.data import shapes3d, tracing
 from equibench.data.cards import load_card
 from equibench.data.orbits import load_dataset
 from equibench.groups import build_family
+from equibench.progress import quiet
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ import io
 import json
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +31,7 @@ from equibench.models.encoder import DataSpec, Encoder, Operator
 from equibench.models.guard import GuardedModel, construct
 from equibench.models.registry import ModelRef, check_encoder_class
 from equibench.progress import progress as progress_bar
+from equibench.progress import quiet
 from equibench.records import write_record
 from equibench.runs.runner import RunRequest, default_cache_dir, measure, plan_for, seed_everything
 from equibench.transforms import Transformation
@@ -65,14 +66,10 @@ class Result:
         return json.dumps(self.record, indent=2, sort_keys=False) + "\n"
 
 
-def _quiet(iterable: Iterable, **kwargs: Any) -> Iterable:
-    return iterable
-
-
 def dataset(name: str = "digits-rot18", *, data_root: str | Path | None = None) -> OrbitDataset:
     """The dataset ``name`` (an id or a card's path) as ``run`` builds it into the cache: its
     ``train`` split is what to train a model on before :func:`evaluate` scores it on ``test``."""
-    return load_dataset(load_card(str(name)), default_cache_dir(), _quiet,
+    return load_dataset(load_card(str(name)), default_cache_dir(), quiet,
                         None if data_root is None else Path(data_root))
 
 
@@ -183,7 +180,7 @@ def evaluate(encoder: object, dataset: str = "digits-rot18", *, operator: Operat
     Bad input raises :class:`~equibench.errors.EquibenchError` with a message naming the fix.
     """
     started = time.perf_counter()
-    bar = progress_bar if progress else _quiet
+    bar = progress_bar if progress else quiet
     ref = _model_ref(encoder, operator)
     request = RunRequest(model=ref.name, dataset=str(dataset), seed=seed, profile=profile,
                          out_dir=None if out is None else Path(out), cache_dir=default_cache_dir(),

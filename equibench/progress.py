@@ -19,3 +19,8 @@ def progress(iterable: Iterable[T], desc: str | None = None, total: int | None =
 def counter(desc: str, total: int, unit: str = "it") -> tqdm:
     """A bar advanced by hand (``bar.update(1)``), for work that finishes outside this loop."""
     return tqdm(desc=desc, total=total, unit=unit, disable=None, dynamic_ncols=True)
+
+
+def quiet(iterable: Iterable[T], **_: object) -> Iterable[T]:
+    """The loop as it is, no bar: the progress argument for work that reports nothing."""
+    return iterable

@@ -25,14 +25,11 @@ import torch
 from equibench import api
 from equibench.groups import quaternions
 from equibench.models import DataSpec
+from equibench.progress import quiet
 from equibench.runs.config import apply_overrides
 from equibench.runs.runner import seed_everything
 from equibench_plugins.joint_embedding import cnn
 from equibench_plugins.sie import SIE
-
-
-def quiet(iterable, **_):
-    return iterable
 
 
 def relative_change(part: torch.Tensor, s: torch.Tensor, i: torch.Tensor, j: torch.Tensor) -> float:

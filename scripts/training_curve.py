@@ -23,11 +23,8 @@ from equibench.atomic import atomic_path
 from equibench.data.orbits import OrbitSplit
 from equibench.metrics.fitted import Whitener, fit_operators, transform_accuracy
 from equibench.metrics.pairs import pairs_of
+from equibench.progress import quiet
 from equibench.runs.runner import RunRequest, default_cache_dir, plan, seed_everything
-
-
-def quiet(iterable, **_):
-    return iterable
 
 
 def validation_accuracy(model, fit: OrbitSplit, transformation) -> float:
