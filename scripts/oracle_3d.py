@@ -18,12 +18,16 @@ from pathlib import Path
 import torch
 
 from equibench import api
+from equibench.errors import ConfigError, exit_status
 from equibench.groups import quaternions
 
 
 def oracle(dataset_id: str):
     """The encoder (images -> flattened rotation matrices) and its operator, for ``dataset_id``."""
     data = api.dataset(dataset_id)
+    if data.transformation.kind != "so3":
+        raise ConfigError(f"{dataset_id} does not turn 3D objects by SO(3) alone; give a shapes3d card of kind 'so3' "
+                          "(--dataset shapes3d-euler-views-ood)")
     pose = {frame.numpy().tobytes(): quaternions.to_matrix(element[None])[0].flatten().float()
             for split in data.splits.values()
             for frame, element in zip(split.frames.flatten(0, 1), split.elements.flatten(0, 1))}
@@ -38,7 +42,7 @@ def oracle(dataset_id: str):
     return encode, rho
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="shapes3d-euler-views-ood")
     parser.add_argument("--out", type=Path, default=Path("docs/records"))
@@ -49,7 +53,8 @@ def main() -> None:
     for key in ("transform_r2", "transform_r2_dims", "transform_r2_linear_dims", "h1_orbit", "mrr_orbit",
                 "pre_orbit", "transform_r2_ood", "transform_r2_dims_ood", "h1_orbit_ood", "pre_orbit_ood"):
         print(f"{key:26s} {m[key]:.3f}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(exit_status(main))  # bad input: one line, exit status 2

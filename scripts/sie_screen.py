@@ -19,17 +19,15 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 
 import torch
 
-from equibench import api
+from equibench.errors import ConfigError, exit_status
 from equibench.groups import quaternions
-from equibench.models import DataSpec
 from equibench.progress import quiet
-from equibench.runs.config import apply_overrides
-from equibench.runs.runner import seed_everything
+from equibench.runs.runner import RunPlan, RunRequest, plan, seed_everything
 from equibench_plugins.joint_embedding import cnn
-from equibench_plugins.sie import SIE
 
 
 def relative_change(part: torch.Tensor, s: torch.Tensor, i: torch.Tensor, j: torch.Tensor) -> float:
@@ -39,19 +37,17 @@ def relative_change(part: torch.Tensor, s: torch.Tensor, i: torch.Tensor, j: tor
 
 
 def grey(dataset) -> None:
-    """Every split's views turned grey in place: each channel the mean of R, G and B, rounded."""
-    for split in dataset.splits.values():
+    """Every split's views turned grey: each channel the mean of R, G and B, rounded."""
+    for name, split in dataset.splits.items():
         frames = split.frames.float().mean(2, keepdim=True).expand_as(split.frames)
-        object.__setattr__(split, "frames", frames.round().to(split.frames.dtype).contiguous())  # a frozen dataclass
+        dataset.splits[name] = replace(split, frames=frames.round().to(split.frames.dtype).contiguous())
 
 
-def screen(dataset, overrides: list[str], seed: int) -> dict:
-    train, test = dataset.splits["train"], dataset.splits["test"]
-    spec = DataSpec(dataset=dataset.card.id, image_shape=tuple(train.frames.shape[2:]),
-                    num_classes=int(train.labels.max()) + 1, transformation=dataset.transformation)
+def screen(p: RunPlan, seed: int) -> dict:
+    """Train ``sie`` as ``equibench run`` plans it (``p``), then the figures on ``test``."""
+    train, test = p.data.splits["train"], p.data.splits["test"]
     seed_everything(seed)
-    config = apply_overrides("sie", SIE.default_config("quick", spec), overrides)
-    model = SIE(config, spec, torch.device("cpu"))
+    model = p.model.cls(p.config, p.spec, p.device)
     started = time.perf_counter()
     model.fit(train, quiet)
     trained = time.perf_counter() - started
@@ -62,7 +58,7 @@ def screen(dataset, overrides: list[str], seed: int) -> dict:
     s = torch.arange(count).repeat_interleave(views - 1)
     i = torch.randint(views, (len(s),), generator=generator)
     j = (i + torch.randint(1, views, (len(s),), generator=generator)) % views
-    predicted = model.operator(dataset.transformation)(z[s, i], model.family.relative(test.elements[s, i],
+    predicted = model.operator(p.data.transformation)(z[s, i], model.family.relative(test.elements[s, i],
                                                                                        test.elements[s, j]))
     nearest = torch.cdist(predicted[:, None, :], z[s]).squeeze(1).argmin(1)
     split = model.invariant_dims().stop
@@ -98,7 +94,7 @@ def supervised(dataset, epochs: int, seed: int) -> list[float]:
     return curve
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="shapes3d-euler-views-ood")
     parser.add_argument("--seed", type=int, default=0)
@@ -107,14 +103,19 @@ def main() -> None:
     parser.add_argument("--grey", action="store_true", help="train and score on the views turned grey")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    dataset = api.dataset(args.dataset)
+    p = plan(RunRequest(model="sie", dataset=args.dataset, seed=args.seed, overrides=tuple(args.overrides),
+                        out_dir=None, device="cpu"), quiet)
+    if getattr(p.data.splits["test"], "elements", None) is None:
+        raise ConfigError(f"{args.dataset} is an orbit dataset; screen a view dataset, whose views carry their "
+                          "elements (--dataset shapes3d-euler-views-ood, digits-so2-views-ood, ...)")
     if args.grey:
-        grey(dataset)
+        grey(p.data)
     if args.supervised:
-        print(json.dumps({"supervised_r2_per_epoch": supervised(dataset, args.supervised, args.seed)}))
+        print(json.dumps({"supervised_r2_per_epoch": supervised(p.data, args.supervised, args.seed)}))
     else:
-        print(json.dumps({"set": args.overrides, "grey": args.grey, **screen(dataset, args.overrides, args.seed)}))
+        print(json.dumps({"set": args.overrides, "grey": args.grey, **screen(p, args.seed)}))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(exit_status(main))  # bad input: one line, exit status 2

@@ -21,6 +21,7 @@ import torch
 
 from equibench.atomic import atomic_path
 from equibench.data.orbits import OrbitSplit
+from equibench.errors import exit_status
 from equibench.metrics.fitted import Whitener, fit_operators, transform_accuracy
 from equibench.metrics.pairs import pairs_of
 from equibench.progress import quiet
@@ -38,7 +39,7 @@ def validation_accuracy(model, fit: OrbitSplit, transformation) -> float:
     return transform_accuracy(whiten(codes[1]), maps, pairs_of(parts[1], transformation))
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="tvae")
     parser.add_argument("--dataset", default="digits-rot18")
@@ -79,7 +80,8 @@ def main() -> None:
     with atomic_path(checkpoint) as tmp:
         torch.save(model.state_dict(), tmp)
     print(f"checkpoint: {checkpoint} (equibench run with the same options scores it)")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(exit_status(main))  # bad input: one line, exit status 2
