@@ -136,6 +136,17 @@ def test_transform_r2_of_a_code_constant_along_each_orbit_is_about_zero() -> Non
     assert all(value <= 0.05 for value in r2.values())
 
 
+def test_transform_r2_of_a_code_that_confuses_g_with_its_half_turn_is_about_zero() -> None:
+    """A code storing the position twice round the circle (cos 2a, sin 2a) knows 2(a_j - a_i) but
+    not which half turn: the (cos, sin) of the relative angle flips sign between the two, so no head
+    reads it, pooled or per dimension (the 3DIEBench table ranks by the latter)."""
+    g = torch.Generator().manual_seed(2)
+    doubled = [torch.cat([2 * z[..., :1] ** 2 - 1, 2 * z[..., :1] * z[..., 1:2], z[..., 2:]], -1)
+               for z in (_positions(360, 18, 8, g), _positions(360, 18, 8, g))]  # cos 2a, sin 2a
+    r2 = _r2(*doubled)
+    assert all(value <= 0.05 for value in r2.values())
+
+
 def test_heads_fitted_once_score_every_split_as_heads_fitted_for_it_alone() -> None:
     """The R² heads are fitted once and score test and test_ood: each split must get the numbers of
     heads fitted afresh for it alone (the same heads, the same test pairs), whatever came before."""
