@@ -43,11 +43,14 @@ def grey(dataset) -> None:
         dataset.splits[name] = replace(split, frames=frames.round().to(split.frames.dtype).contiguous())
 
 
-def screen(p: RunPlan, seed: int) -> dict:
-    """Train ``sie`` as ``equibench run`` plans it (``p``), then the figures on ``test``."""
+def screen(p: RunPlan, seed: int, zero_hypernetwork: bool = False) -> dict:
+    """Train ``sie`` as ``equibench run`` plans it (``p``), then the figures on ``test``;
+    ``zero_hypernetwork``: its hypernetwork starts at zero (W(g) = I at the start) instead."""
     train, test = p.data.splits["train"], p.data.splits["test"]
     seed_everything(seed)
     model = p.model.cls(p.config, p.spec, p.device)
+    if zero_hypernetwork:
+        torch.nn.init.zeros_(model.net.hypernet.weight)
     started = time.perf_counter()
     model.fit(train, quiet)
     trained = time.perf_counter() - started
@@ -101,6 +104,7 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[], dest="overrides", help="KEY=VALUE, as equibench run")
     parser.add_argument("--supervised", type=int, metavar="EPOCHS", help="the supervised pose regression instead")
     parser.add_argument("--grey", action="store_true", help="train and score on the views turned grey")
+    parser.add_argument("--zero-hypernetwork", action="store_true", help="start the hypernetwork at zero")
     args = parser.parse_args()
     torch.set_num_threads(1)
     p = plan(RunRequest(model="sie", dataset=args.dataset, seed=args.seed, overrides=tuple(args.overrides),
@@ -113,7 +117,8 @@ def main() -> int:
     if args.supervised:
         print(json.dumps({"supervised_r2_per_epoch": supervised(p.data, args.supervised, args.seed)}))
     else:
-        print(json.dumps({"set": args.overrides, "grey": args.grey, **screen(p, args.seed)}))
+        print(json.dumps({"set": args.overrides, "grey": args.grey, "zero_hypernetwork": args.zero_hypernetwork,
+                          **screen(p, args.seed, args.zero_hypernetwork)}))
     return 0
 
 

@@ -14,6 +14,7 @@ run`` with the same options looks for its checkpoint, so that run scores this ve
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from pathlib import Path
 
@@ -47,6 +48,8 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[], dest="overrides", help="KEY=VALUE, as equibench run")
     parser.add_argument("--every", type=int, default=1020, help="optimiser steps between measurements")
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir())
+    parser.add_argument("--cosine", type=int, metavar="STEPS",
+                        help="decay the learning rate to 0 over STEPS optimiser steps (a cosine); saves no checkpoint")
     args = parser.parse_args()
 
     p = plan(RunRequest(model=args.model, dataset=args.dataset, seed=args.seed, overrides=tuple(args.overrides),
@@ -60,9 +63,14 @@ def main() -> int:
         optimizer = make()
         step = optimizer.step
 
+        rates = [group["lr"] for group in optimizer.param_groups]
+
         def counted(*a, **k):
             result = step(*a, **k)
             steps[0] += 1
+            if args.cosine:
+                for group, rate in zip(optimizer.param_groups, rates):
+                    group["lr"] = rate * 0.5 * (1 + math.cos(math.pi * min(steps[0], args.cosine) / args.cosine))
             if steps[0] % args.every == 0:
                 print(f"step {steps[0]:6d}  {time.perf_counter() - started:6.0f} s  validation transform accuracy "
                       f"{validation_accuracy(model, fit, transformation):.3f}", flush=True)
@@ -76,6 +84,8 @@ def main() -> int:
     final = validation_accuracy(model, fit, transformation)
     print(f"{args.model} on {args.dataset}, seed {args.seed}, {' '.join(args.overrides) or 'defaults'}: "
           f"{steps[0]} steps; final validation transform accuracy {final:.3f}")
+    if args.cosine:  # not the model equibench run would train: keep it out of the checkpoints
+        return 0
     checkpoint = args.cache_dir / "checkpoints" / f"{p.model.name}-{p.config_hash}.pt"
     with atomic_path(checkpoint) as tmp:
         torch.save(model.state_dict(), tmp)
