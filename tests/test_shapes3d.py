@@ -241,8 +241,9 @@ def test_a_tiny_3d_card_runs_end_to_end(tmp_path, model):
 
 def test_the_3diebench_protocol_on_known_codes():
     """An oracle whose code is each view's rotation matrix, with the true operator: rotation R² near
-    1 (0.88 from 300 fit views: the MLP head meets the canonical quaternion's sign flips at w = 0),
-    every orbit retrieval right and PRE 0; random-mlp's R² at most near 0."""
+    1 (below it from 300 fit views: the MLP head meets the canonical quaternion's sign flips at
+    w = 0), every orbit retrieval right and PRE 0; random-mlp's R² per dimension near 0, neither
+    far below it (a head that memorises the fit objects) nor above."""
     from equibench.metrics.suite import evaluate
     from equibench.models.encoder import DataSpec, Encoder
     from equibench_plugins.reference import RandomMLP
@@ -265,9 +266,11 @@ def test_the_3diebench_protocol_on_known_codes():
     oracle, random = (evaluate(cls({} if cls is Oracle else cls.default_config("quick", spec), spec,
                                    torch.device("cpu")), name, data, quiet, 0).metrics
                       for cls, name in ((Oracle, "oracle"), (RandomMLP, "random-mlp")))
-    assert oracle["transform_r2"] > 0.8  # test_ood's larger rotations lie outside the head's training range
+    assert oracle["transform_r2_dims"] > 0.8  # test_ood's larger rotations lie outside the head's training range
     for split in ("", "_ood"):
         assert oracle["h1_orbit" + split] == 1.0 and oracle["pre_orbit" + split] < 1e-9
     assert oracle["commutativity"] < 1e-9
-    # nothing of the rotation read off random features (the MLP head overfits 300 views: R² below 0)
-    assert random["transform_r2"] < 0.2 and random["transform_r2_linear"] < 0.2
+    # nothing of the rotation read off random features, and no score below the mean's: the head is
+    # stopped on held-out objects (metric version 3's head, stopped on pairs of the objects it was
+    # trained on, gave random-mlp -0.41 on the quick card)
+    assert abs(random["transform_r2_dims"]) < 0.1 and random["transform_r2_linear_dims"] < 0.1

@@ -16,7 +16,7 @@ operator is called with the element of a batch: the step k (an int) for a cyclic
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -75,6 +75,10 @@ class CyclicPairs:
         """The parameters of each element as a regression target ``[P, 2 * factors]``: the angle
         2 pi k / N as (cos, sin), once per factor of the transformation."""
         return cyclic_features(elements, self.order, self.factors)
+
+    def take(self, index: torch.Tensor) -> CyclicPairs:
+        """The pairs of the base images ``index`` alone (codes ``Z[index]``)."""
+        return replace(self, orbits=len(index))
 
     def compose(self, a: int, b: int) -> int:
         """The element g_a g_b."""
@@ -137,6 +141,10 @@ class ViewPairs:
         i = torch.randint(self.views, (count,), generator=generator)
         j = (i + torch.randint(1, self.views, (count,), generator=generator)) % self.views
         return s, i, j, self.relative(s, i, j)
+
+    def take(self, index: torch.Tensor) -> ViewPairs:
+        """The pairs of the base images ``index`` alone (codes ``Z[index]``)."""
+        return replace(self, elements=self.elements[index])
 
     def features(self, elements: torch.Tensor) -> torch.Tensor:
         """The family's features of each element (angles as (cos, sin)): the regression target."""

@@ -12,28 +12,29 @@ with SS_tot about the grand mean) and averaged per target dimension as scikit-le
 ``r2_score`` does (seq-JEPA's choice); the two are not comparable with each other.
 
 The heads see each code as :func:`~equibench.metrics.representation.standardiser` prepares it.
-Pairs are a fixed random subset (``FIT_PAIRS``, ``TEST_PAIRS``), drawn with
-a fixed seed, so every model and seed is scored on the same pairs.
+Both are fitted on pairs of the training part of ``fit``'s base images, and the MLP is stopped on
+pairs of the held-out part (:mod:`equibench.metrics.heads`), so that neither scores by memorising
+objects. Pairs are a fixed random subset (``FIT_PAIRS``, ``HELD_PAIRS``, ``TEST_PAIRS``), drawn
+with a fixed seed, so every model and seed is scored on the same pairs.
 """
 
 from __future__ import annotations
 
-import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import RidgeCV
 from sklearn.metrics import r2_score
-from sklearn.neural_network import MLPRegressor
 
-from equibench.metrics.pairs import CyclicPairs
+from equibench.metrics.heads import fit_mlp, held_out
+from equibench.metrics.pairs import CyclicPairs, ViewPairs
 
-FIT_PAIRS = 4000
+FIT_PAIRS = 16000
+HELD_PAIRS = 4000
 TEST_PAIRS = 2000
 PAIR_SEED = 0
-HIDDEN = 256
 ALPHAS = np.logspace(-3, 4, 8)
 
 
@@ -42,7 +43,7 @@ def r2_pooled(y: np.ndarray, predicted: np.ndarray) -> float:
     return float(1 - ((y - predicted) ** 2).sum() / ((y - y.mean()) ** 2).sum())
 
 
-def _pairs(codes: np.ndarray, pairs: CyclicPairs, count: int, generator: torch.Generator
+def _pairs(codes: np.ndarray, pairs: CyclicPairs | ViewPairs, count: int, generator: torch.Generator
            ) -> tuple[np.ndarray, np.ndarray]:
     s, i, j, g = pairs.sample(count, generator)
     x = np.concatenate([codes[s.numpy(), i.numpy()], codes[s.numpy(), j.numpy()]], axis=1)
@@ -53,24 +54,21 @@ def _pairs(codes: np.ndarray, pairs: CyclicPairs, count: int, generator: torch.G
 class TransformHeads:
     """Both heads fitted on pairs of ``fit``, and the pair generator's state after drawing those
     pairs: every test split (``test``, ``test_ood``) is then scored on the pairs a fresh draw would
-    have given it after fitting, by the same heads, which are fitted once (the MLP is the slowest
-    stage of a pixels record; fitting it again per split gave the very same head)."""
+    have given it after fitting, by the same heads, which are fitted once."""
 
-    mlp: MLPRegressor
+    mlp: Callable[[np.ndarray], np.ndarray]
     ridge: RidgeCV
     state: torch.Tensor
 
     @classmethod
-    def fit(cls, x_fit: np.ndarray, fit_pairs: CyclicPairs, seed: int) -> TransformHeads:
-        """Heads fitted on standardised codes ``x_fit[S, V, d]`` of ``fit``."""
+    def fit(cls, x_fit: np.ndarray, fit_pairs: CyclicPairs | ViewPairs, seed: int) -> TransformHeads:
+        """Heads fitted on standardised codes ``x_fit[S, V, d]`` of ``fit``: on pairs of its
+        training base images, the MLP stopped on pairs of its held-out ones."""
         generator = torch.Generator().manual_seed(PAIR_SEED)
-        pairs_fit, y_fit = _pairs(x_fit, fit_pairs, FIT_PAIRS, generator)
-        ridge = RidgeCV(alphas=ALPHAS).fit(pairs_fit, y_fit)
-        mlp = MLPRegressor(hidden_layer_sizes=(HIDDEN,), early_stopping=True, max_iter=200, random_state=seed)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            mlp.fit(pairs_fit, y_fit)
-        return cls(mlp, ridge, generator.get_state())
+        train, held = held_out(fit_pairs.orbits)
+        x, y = _pairs(x_fit[train.numpy()], fit_pairs.take(train), FIT_PAIRS, generator)
+        x_held, y_held = _pairs(x_fit[held.numpy()], fit_pairs.take(held), HELD_PAIRS, generator)
+        return cls(fit_mlp(x, y, x_held, y_held, seed), RidgeCV(alphas=ALPHAS).fit(x, y), generator.get_state())
 
     def score(self, x_test: np.ndarray, test_pairs: CyclicPairs) -> dict[str, float]:
         """``transform_r2`` (MLP, pooled), ``transform_r2_dims`` (MLP, per dimension) and the same for
@@ -80,8 +78,8 @@ class TransformHeads:
         generator.set_state(self.state)
         pairs_test, y_test = _pairs(x_test, test_pairs, TEST_PAIRS, generator)
         out = {}
-        for name, head in (("transform_r2", self.mlp), ("transform_r2_linear", self.ridge)):
-            predicted = head.predict(pairs_test)
+        for name, predict in (("transform_r2", self.mlp), ("transform_r2_linear", self.ridge.predict)):
+            predicted = predict(pairs_test)
             out[name] = r2_pooled(y_test, predicted)
             out[f"{name}_dims"] = float(r2_score(y_test, predicted))
         return out

@@ -35,7 +35,7 @@ from equibench.models.encoder import Encoder, NotMeasurable, Progress
 from equibench.models.operators import capsule_roll
 from equibench.stopwatch import Stopwatch
 
-METRIC_VERSION = 3  # 3: Lie derivatives, _ood and _fitted_mlp keys (view datasets)
+METRIC_VERSION = 4  # 3: Lie derivatives, _ood and _fitted_mlp keys (view datasets); 4: MLP heads stopped on held-out base images (metrics/heads.py)
 
 
 @dataclass(frozen=True)

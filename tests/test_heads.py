@@ -1,0 +1,56 @@
+"""The MLP heads (equibench.metrics.heads): stopped on held-out base images, they read what a code
+carries and cannot score by memorising the objects they were trained on."""
+
+import numpy as np
+import torch
+
+from equibench.metrics.heads import fit_mlp, held_out
+from equibench.metrics.regression import r2_pooled
+
+OBJECTS, PAIRS, WIDTH = 300, 20, 32
+
+
+def _objects(seed: int, informative: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``PAIRS`` inputs per object near the object's own random code; the target either a fixed
+    linear function of the input (informative) or a random value per object (only memorisable)."""
+    rng = np.random.default_rng(seed)
+    codes = rng.standard_normal((OBJECTS, 1, WIDTH))
+    x = codes + 0.1 * rng.standard_normal((OBJECTS, PAIRS, WIDTH))
+    if informative:
+        y = x @ np.random.default_rng(99).standard_normal((WIDTH, 2)) / np.sqrt(WIDTH)
+    else:
+        y = np.repeat(rng.standard_normal((OBJECTS, 1, 2)), PAIRS, axis=1)
+    return x, y
+
+
+def _fit_and_test(informative: bool, stop_on_training_objects: bool = False) -> float:
+    x, y = _objects(0, informative)
+    train, held = held_out(OBJECTS)
+    xs, ys = x[train.numpy()].reshape(-1, WIDTH), y[train.numpy()].reshape(-1, 2)
+    if stop_on_training_objects:  # the old protocol: validation pairs share the training objects
+        xh, yh = xs[::5], ys[::5]
+    else:
+        xh, yh = x[held.numpy()].reshape(-1, WIDTH), y[held.numpy()].reshape(-1, 2)
+    predict = fit_mlp(xs, ys, xh, yh, seed=0)
+    x_test, y_test = _objects(1, informative)  # new objects
+    return r2_pooled(y_test.reshape(-1, 2), predict(x_test.reshape(-1, WIDTH)))
+
+
+def test_held_out_splits_the_base_images_once():
+    train, held = held_out(500)
+    assert len(held) == 100 and sorted(torch.cat([train, held]).tolist()) == list(range(500))
+    again = held_out(500)
+    assert torch.equal(train, again[0]) and torch.equal(held, again[1])
+
+
+def test_a_head_reads_an_informative_code():
+    assert _fit_and_test(informative=True) > 0.9
+
+
+def test_a_head_scores_about_the_mean_on_a_code_that_only_names_its_objects():
+    """Targets that depend on the object alone can be memorised, never generalised: the head
+    stopped on held-out objects stays near the constant predictor (R² about 0 on new objects), where
+    one stopped on pairs of its own training objects memorises them and falls well below 0."""
+    honest = _fit_and_test(informative=False)
+    assert -0.05 < honest < 0.05
+    assert _fit_and_test(informative=False, stop_on_training_objects=True) < honest - 0.1
