@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from equibench.groups import Cyclic, build_family
+from equibench.groups import Cyclic, build_family, quaternions
 from equibench.groups.families import wrap_degrees
 from equibench.transforms import build_transformation
 
@@ -136,3 +136,18 @@ def test_half_pixel_torus_shift_is_the_mean_of_the_two_nearest_rolls():
     rows = (x.roll(-1, dims=-2) + x.roll(-2, dims=-2)) / 2  # dy = -1.5: between -1 and -2
     expected = (rows + rows.roll(1, dims=-1)) / 2  # dx = 0.5: between 0 and 1
     assert (half - expected).abs().max() < 1e-6
+
+
+@pytest.mark.parametrize("kind", GROUPS)
+def test_only_rotations_have_a_quaternion(kind):
+    """PRE compares views by their rotations: a family gives quaternions only where it, or exactly
+    one factor of a product, turns the image; and so2's quaternion is a homomorphism of the angle."""
+    family = build_family(kind)
+    a, b = (family.sample(20, RANGES, torch.Generator().manual_seed(seed)) for seed in (2, 3))
+    q = family.quaternion(a)
+    if kind not in ("so2", "so2+hue"):
+        assert q is None
+        return
+    composed = quaternions.canonical(quaternions.multiply(q, family.quaternion(b)))
+    assert torch.allclose(composed, family.quaternion(family.compose(a, b)), atol=1e-12)
+    assert torch.equal(q, build_family("so2").quaternion(a[:, :1]))  # so2+hue: the rotation factor's

@@ -192,11 +192,6 @@ class Scale(Abelian):
     kind = "scale"
     parameters = (Parameter("log_scale", "natural log of the zoom factor"),)
 
-    def quaternion(self, elements):
-        """A turn by the angle about the viewing axis (z)."""
-        axis = torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64).expand(len(elements), 3)
-        return quaternions.from_axis_angle(axis, torch.deg2rad(elements[:, 0].double()))
-
     def act(self, x, elements, smooth=False):
         zero = torch.zeros(len(x), dtype=torch.float64)
         return images.similarity(x, zero, elements[:, 0], torch.zeros(len(x), 2, dtype=torch.float64), smooth)
@@ -403,6 +398,12 @@ class Product(Family):
 
     def conditioning(self, elements, harmonics):
         return torch.cat([f.conditioning(x, harmonics) for f, x in zip(self.factors, self._split(elements))], dim=1)
+
+    def quaternion(self, elements):
+        """The rotation of the one factor that is a rotation group (so2+hue, so3+background+light), so
+        that PRE compares the views' poses alone; None where no factor, or more than one, is."""
+        turns = [q for f, x in zip(self.factors, self._split(elements)) if (q := f.quaternion(x)) is not None]
+        return turns[0] if len(turns) == 1 else None
 
     @property
     def sampled(self):
