@@ -29,7 +29,8 @@ import sys
 from pathlib import Path
 
 CELLS = ["pixels:digits-rot18", "pixels:digits-hue18", "pixels:digits-rothue18", "pixels:digits-rot4",
-         "pixels:digits-shift7", "pixels:digits-scale18", "pixels:digits-so2-views-ood", "random-mlp:digits-rot18",
+         "pixels:digits-shift7", "pixels:digits-scale18", "pixels:digits-so2-views-ood", "pixels:shapes3d-euler-views-ood",
+         "random-mlp:digits-rot18",
          "gcnn:digits-rot18"]
 COMPARED = ("metrics", "curves", "chance", "null_reasons", "warnings", "dataset_hash")
 SLOW_STAGES = 4  # the slowest stages printed per record

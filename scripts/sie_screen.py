@@ -3,6 +3,7 @@
     OMP_NUM_THREADS=1 .venv/bin/python scripts/sie_screen.py --set epochs=30 --set anchored=false
     OMP_NUM_THREADS=1 .venv/bin/python scripts/sie_screen.py --grey --set epochs=30
     OMP_NUM_THREADS=1 .venv/bin/python scripts/sie_screen.py --supervised 6
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/sie_screen.py --linear-readout --set epochs=30
 
 Why: on ``shapes3d-euler-views-ood`` the quick ``sie`` learns a code whose equivariant part hardly
 moves with the rotation (docs/ssl.md). This trains it as ``equibench run`` does (same seeding, same
@@ -12,6 +13,8 @@ identity on a code that barely moves), and how much each part of the code moves 
 of one object relative to its spread over all views (0: invariant). ``--supervised E`` instead
 trains the same CNN backbone for E epochs to regress each view's own rotation matrix, and prints its
 R² per matrix entry on ``test``: how much of the pose a 28x28 view shows this network at all.
+``--linear-readout`` replaces the CNN's spatial average by a linear layer reading its whole last
+map (which keeps where things are), in either mode.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from equibench.progress import quiet
 from equibench.runs.runner import RunPlan, RunRequest, plan, seed_everything
 from equibench_plugins.joint_embedding import cnn
 
+BACKBONE_WIDTHS = [16, 32, 64, 128]  # the quick profile's cnn_widths
+
 
 def relative_change(part: torch.Tensor, s: torch.Tensor, i: torch.Tensor, j: torch.Tensor) -> float:
     """Mean squared change of ``part[S, V, d]`` between views i and j of object s, over its total variance."""
@@ -43,14 +48,26 @@ def grey(dataset) -> None:
         dataset.splits[name] = replace(split, frames=frames.round().to(split.frames.dtype).contiguous())
 
 
-def screen(p: RunPlan, seed: int, zero_hypernetwork: bool = False) -> dict:
+def linear_readout(net: torch.nn.Sequential, image_shape: tuple[int, ...]) -> torch.nn.Sequential:
+    """The CNN ``net`` with its spatial average and flattening replaced by a flattening and a linear
+    layer from its whole last map to as many features as the average gave."""
+    convolutions = torch.nn.Sequential(*list(net)[:-2])
+    with torch.no_grad():
+        width, height, side = convolutions.eval()(torch.zeros(1, *image_shape)).shape[1:]
+    return torch.nn.Sequential(*convolutions, torch.nn.Flatten(), torch.nn.Linear(width * height * side, width))
+
+
+def screen(p: RunPlan, seed: int, zero_hypernetwork: bool = False, readout: bool = False) -> dict:
     """Train ``sie`` as ``equibench run`` plans it (``p``), then the figures on ``test``;
-    ``zero_hypernetwork``: its hypernetwork starts at zero (W(g) = I at the start) instead."""
+    ``zero_hypernetwork``: its hypernetwork starts at zero (W(g) = I at the start) instead;
+    ``readout``: its backbone reads the last map linearly (:func:`linear_readout`)."""
     train, test = p.data.splits["train"], p.data.splits["test"]
     seed_everything(seed)
     model = p.model.cls(p.config, p.spec, p.device)
     if zero_hypernetwork:
         torch.nn.init.zeros_(model.net.hypernet.weight)
+    if readout:
+        model.net.backbone = linear_readout(model.net.backbone, p.spec.image_shape)
     started = time.perf_counter()
     model.fit(train, quiet)
     trained = time.perf_counter() - started
@@ -71,7 +88,7 @@ def screen(p: RunPlan, seed: int, zero_hypernetwork: bool = False) -> dict:
             "equivariant_part_moves": round(relative_change(z[..., split:], s, i, j), 3)}
 
 
-def supervised(dataset, epochs: int, seed: int) -> list[float]:
+def supervised(dataset, epochs: int, seed: int, readout: bool = False) -> list[float]:
     """R² per rotation-matrix entry on ``test`` after each epoch of regressing it from one view."""
     torch.manual_seed(seed)
 
@@ -80,7 +97,10 @@ def supervised(dataset, epochs: int, seed: int) -> list[float]:
         return frames, quaternions.to_matrix(split.elements.flatten(0, 1).double()).flatten(1).float()
 
     (x, y), (x_test, y_test) = arrays(dataset.splits["train"]), arrays(dataset.splits["test"])
-    net = torch.nn.Sequential(cnn(x.shape[1], [16, 32, 64, 128]), torch.nn.Linear(128, 9))
+    backbone = cnn(x.shape[1], BACKBONE_WIDTHS)
+    if readout:
+        backbone = linear_readout(backbone, tuple(x.shape[1:]))
+    net = torch.nn.Sequential(backbone, torch.nn.Linear(BACKBONE_WIDTHS[-1], 9))
     optimiser = torch.optim.Adam(net.parameters(), 1e-3)
     curve = []
     for _ in range(epochs):
@@ -105,6 +125,8 @@ def main() -> int:
     parser.add_argument("--supervised", type=int, metavar="EPOCHS", help="the supervised pose regression instead")
     parser.add_argument("--grey", action="store_true", help="train and score on the views turned grey")
     parser.add_argument("--zero-hypernetwork", action="store_true", help="start the hypernetwork at zero")
+    parser.add_argument("--linear-readout", action="store_true",
+                        help="a linear layer reads the CNN's last map instead of its spatial average")
     args = parser.parse_args()
     torch.set_num_threads(1)
     p = plan(RunRequest(model="sie", dataset=args.dataset, seed=args.seed, overrides=tuple(args.overrides),
@@ -115,10 +137,11 @@ def main() -> int:
     if args.grey:
         grey(p.data)
     if args.supervised:
-        print(json.dumps({"supervised_r2_per_epoch": supervised(p.data, args.supervised, args.seed)}))
+        print(json.dumps({"supervised_r2_per_epoch": supervised(p.data, args.supervised, args.seed, args.linear_readout)}))
     else:
         print(json.dumps({"set": args.overrides, "grey": args.grey, "zero_hypernetwork": args.zero_hypernetwork,
-                          **screen(p, args.seed, args.zero_hypernetwork)}))
+                          "linear_readout": args.linear_readout,
+                          **screen(p, args.seed, args.zero_hypernetwork, args.linear_readout)}))
     return 0
 
 

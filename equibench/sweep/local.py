@@ -8,7 +8,7 @@ from pathlib import Path
 
 from equibench.models.registry import available_models
 from equibench.sweep.cells import Cell
-from equibench.sweep.execute import CellOptions, Outcome, Running, available_cpus, context, start
+from equibench.sweep.execute import CellOptions, Outcome, available_cpus, context, start
 
 POLL_S = 0.2
 
