@@ -9,6 +9,10 @@ of fit's orbits, after whitening there, and scored on the second half: the same 
 suite's ``transform_accuracy``. Training is exactly ``equibench run``'s (same seeding, same
 ``fit``; measuring draws no random number), and the trained weights are saved where ``equibench
 run`` with the same options looks for its checkpoint, so that run scores this very model.
+
+``--blur SIGMA`` blurs every frame of every split by a Gaussian of SIGMA pixels (uint8 again)
+before training and measuring: how the source's sharpness matters (docs/glyphs.md). A Gaussian
+commutes with rotation, so the orbits stay orbits up to resampling; the run keeps no checkpoint.
 """
 
 from __future__ import annotations
@@ -16,13 +20,15 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
+from torchvision.transforms.functional import gaussian_blur
 
 from equibench.atomic import atomic_path
 from equibench.data.orbits import OrbitSplit
-from equibench.errors import exit_status
+from equibench.errors import ConfigError, exit_status
 from equibench.metrics.fitted import Whitener, fit_operators, transform_accuracy
 from equibench.metrics.pairs import pairs_of
 from equibench.progress import quiet
@@ -40,6 +46,15 @@ def validation_accuracy(model, fit: OrbitSplit, transformation) -> float:
     return transform_accuracy(whiten(codes[1]), maps, pairs_of(parts[1], transformation))
 
 
+def blurred(dataset, sigma: float) -> None:
+    """Every frame of every split of ``dataset`` blurred by a Gaussian of ``sigma`` pixels, in place."""
+    size = 2 * math.ceil(3 * sigma) + 1
+    for name, split in dataset.splits.items():
+        frames = torch.cat([gaussian_blur(chunk.float(), [size, size], [sigma, sigma]).round().to(chunk.dtype)
+                            for chunk in split.frames.flatten(0, 1).split(8192)])
+        dataset.splits[name] = replace(split, frames=frames.view_as(split.frames))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="tvae")
@@ -50,10 +65,16 @@ def main() -> int:
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir())
     parser.add_argument("--cosine", type=int, metavar="STEPS",
                         help="decay the learning rate to 0 over STEPS optimiser steps (a cosine); saves no checkpoint")
+    parser.add_argument("--blur", type=float, metavar="SIGMA",
+                        help="blur every frame by a Gaussian of SIGMA pixels first; saves no checkpoint")
     args = parser.parse_args()
+    if args.blur is not None and not args.blur > 0:
+        raise ConfigError(f"--blur {args.blur}: give a Gaussian's sigma in pixels above 0, e.g. --blur 1.6")
 
     p = plan(RunRequest(model=args.model, dataset=args.dataset, seed=args.seed, overrides=tuple(args.overrides),
                         out_dir=None, cache_dir=args.cache_dir, device="cpu"), quiet)
+    if args.blur:
+        blurred(p.data, args.blur)
     seed_everything(args.seed)
     model = p.model.cls(p.config, p.spec, p.device)
     fit, transformation, make = p.data.splits["fit"], p.data.transformation, model.optimizer
@@ -84,7 +105,7 @@ def main() -> int:
     final = validation_accuracy(model, fit, transformation)
     print(f"{args.model} on {args.dataset}, seed {args.seed}, {' '.join(args.overrides) or 'defaults'}: "
           f"{steps[0]} steps; final validation transform accuracy {final:.3f}")
-    if args.cosine:  # not the model equibench run would train: keep it out of the checkpoints
+    if args.cosine or args.blur:  # not the model equibench run would train: keep it out of the checkpoints
         return 0
     checkpoint = args.cache_dir / "checkpoints" / f"{p.model.name}-{p.config_hash}.pt"
     with atomic_path(checkpoint) as tmp:
