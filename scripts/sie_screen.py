@@ -53,8 +53,8 @@ def linear_readout(net: torch.nn.Sequential, image_shape: tuple[int, ...]) -> to
     layer from its whole last map to as many features as the average gave."""
     convolutions = torch.nn.Sequential(*list(net)[:-2])
     with torch.no_grad():
-        width, height, side = convolutions.eval()(torch.zeros(1, *image_shape)).shape[1:]
-    return torch.nn.Sequential(*convolutions, torch.nn.Flatten(), torch.nn.Linear(width * height * side, width))
+        channels, height, width = convolutions.eval()(torch.zeros(1, *image_shape)).shape[1:]
+    return torch.nn.Sequential(*convolutions, torch.nn.Flatten(), torch.nn.Linear(channels * height * width, channels))
 
 
 def screen(p: RunPlan, seed: int, zero_hypernetwork: bool = False, readout: bool = False) -> dict:
@@ -134,6 +134,9 @@ def main() -> int:
     if getattr(p.data.splits["test"], "elements", None) is None:
         raise ConfigError(f"{args.dataset} is an orbit dataset; screen a view dataset, whose views carry their "
                           "elements (--dataset shapes3d-euler-views-ood, digits-so2-views-ood, ...)")
+    if args.linear_readout and p.config["backbone"] != "cnn":
+        raise ConfigError(f"--linear-readout replaces the small CNN's spatial average; this run's backbone is "
+                          f"{p.config['backbone']}: add --set backbone=cnn")
     if args.grey:
         grey(p.data)
     if args.supervised:

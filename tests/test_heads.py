@@ -2,10 +2,13 @@
 carries and cannot score by memorising the objects they were trained on."""
 
 import numpy as np
+import pytest
 import torch
 
+from equibench.errors import ConfigError
 from equibench.metrics.heads import fit_mlp, held_out
-from equibench.metrics.regression import r2_pooled
+from equibench.metrics.pairs import CyclicPairs
+from equibench.metrics.regression import TransformHeads, r2_pooled
 
 OBJECTS, PAIRS, WIDTH = 300, 20, 32
 
@@ -17,9 +20,9 @@ def _objects(seed: int, informative: bool) -> tuple[np.ndarray, np.ndarray]:
     codes = rng.standard_normal((OBJECTS, 1, WIDTH))
     x = codes + 0.1 * rng.standard_normal((OBJECTS, PAIRS, WIDTH))
     if informative:
-        y = x @ np.random.default_rng(99).standard_normal((WIDTH, 2)) / np.sqrt(WIDTH)
+        y = x @ np.random.default_rng(99).standard_normal((WIDTH, 2)) / np.sqrt(WIDTH) + 3.0
     else:
-        y = np.repeat(rng.standard_normal((OBJECTS, 1, 2)), PAIRS, axis=1)
+        y = np.repeat(rng.standard_normal((OBJECTS, 1, 2)), PAIRS, axis=1) + 3.0  # a mean the head must find
     return x, y
 
 
@@ -41,6 +44,9 @@ def test_held_out_splits_the_base_images_once():
     assert len(held) == 100 and sorted(torch.cat([train, held]).tolist()) == list(range(500))
     again = held_out(500)
     assert torch.equal(train, again[0]) and torch.equal(held, again[1])
+    assert [len(part) for part in held_out(2)] == [1, 1]
+    with pytest.raises(ConfigError, match="fit = 2 or more"):
+        held_out(1)
 
 
 def test_a_head_reads_an_informative_code():
@@ -54,3 +60,13 @@ def test_a_head_scores_about_the_mean_on_a_code_that_only_names_its_objects():
     honest = _fit_and_test(informative=False)
     assert -0.05 < honest < 0.05
     assert _fit_and_test(informative=False, stop_on_training_objects=True) < honest - 0.1
+
+
+def test_the_transform_head_is_stopped_on_other_base_images():
+    """Through TransformHeads itself: random codes, a new one for every view, say nothing of the
+    step between two views, but a head stopped on pairs of the views it trains on memorises them.
+    Stopped on pairs of other base images, it scores about the constant's R² on new codes."""
+    pairs = CyclicPairs(orbits=300, order=8)
+    codes = [np.random.default_rng(seed).standard_normal((300, 8, 16)) for seed in (0, 1)]
+    scores = TransformHeads.fit(codes[0], pairs, seed=0).score(codes[1], pairs)
+    assert abs(scores["transform_r2_dims"]) < 0.02

@@ -263,9 +263,13 @@ def test_the_3diebench_protocol_on_known_codes():
 
     spec = DataSpec(card.id, data.image_shape, data.num_classes, data.transformation)
     quiet = lambda it, **kw: it  # noqa: E731
-    oracle, random = (evaluate(cls({} if cls is Oracle else cls.default_config("quick", spec), spec,
-                                   torch.device("cpu")), name, data, quiet, 0).metrics
-                      for cls, name in ((Oracle, "oracle"), (RandomMLP, "random-mlp")))
+    oracle, random_ev = (evaluate(cls({} if cls is Oracle else cls.default_config("quick", spec), spec,
+                                      torch.device("cpu")), name, data, quiet, 0)
+                         for cls, name in ((Oracle, "oracle"), (RandomMLP, "random-mlp")))
+    oracle, random = oracle.metrics, random_ev.metrics
+    # random-mlp declares no operator: its retrieval and PRE are null for that reason, not for the family's
+    assert random["pre_orbit"] is None and random_ev.null_reasons["pre_orbit"] == "the model declares no operator"
+    assert random_ev.null_reasons["h1_orbit_ood"] == "the model declares no operator"
     assert oracle["transform_r2_dims"] > 0.8  # test_ood's larger rotations lie outside the head's training range
     for split in ("", "_ood"):
         assert oracle["h1_orbit" + split] == 1.0 and oracle["pre_orbit" + split] < 1e-9

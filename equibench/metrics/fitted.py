@@ -29,7 +29,7 @@ import torch
 from sklearn.decomposition import PCA
 from sklearn.linear_model import RidgeCV
 
-from equibench.metrics.heads import fit_mlp, held_out
+from equibench.metrics.heads import PAIR_SEED, fit_mlp, held_out
 from equibench.metrics.pairs import CyclicPairs, ViewPairs
 from equibench.models.encoder import Operator
 from equibench.metrics.commutativity import varying_columns
@@ -39,7 +39,6 @@ HARMONICS = 2
 MLP_PAIRS = 8000  # pairs of fit's training base images for the MLP operator, and 1/4 as many held-out ones
 DESIGN_COLUMNS = 2048  # the linear conditioned operator's design at most: raw RGB pixels of the 3D set whiten
 # to over 700 dimensions, whose 7,000-column design took over 10 minutes; the 2D view datasets stay below it
-PAIR_SEED = 0
 ACCURACY_ROWS = 512  # test pairs per block of transform_accuracy's distances (see there)
 
 
@@ -136,6 +135,29 @@ def _all_pairs(w: torch.Tensor, pairs: ViewPairs) -> tuple[torch.Tensor, torch.T
     return x, y, torch.cat([b.element for b in batches])
 
 
+def ridge_loo(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Coefficients ``[t, p]`` of the ridge regression of ``y[n, t]`` on ``x[n, p]`` without intercept,
+    its strength the one among ``ALPHAS`` with the least mean squared leave-one-out error over every
+    target: scikit-learn's ``RidgeCV(alphas=ALPHAS, fit_intercept=False)``, whose eigendecomposition
+    of x'x it shares (its mode for n > p), in fewer operations. RidgeCV forms V D V' and x V D V' x'
+    for every strength (n p^2 each); here x V is formed once and each strength costs n p t. On the 3D
+    quick card's conditioned design for pixels (28,000 x 2,040, 719 targets) the fit took 13 s
+    instead of 40 (2 cores), the coefficients equal to 1e-14 of their scale (tested against RidgeCV)."""
+    if len(x) <= x.shape[1]:  # RidgeCV decomposes the Gram matrix instead: nothing to save
+        return np.atleast_2d(RidgeCV(alphas=ALPHAS, fit_intercept=False).fit(x, y).coef_)
+    eigvals, v = np.linalg.eigh(x.T @ x)
+    xv, b = x @ v, v.T @ (x.T @ y)
+    leverage = xv ** 2
+    best, chosen = None, None
+    for alpha in ALPHAS:
+        d = 1 / (eigvals + alpha)
+        loo = (y - xv @ (d[:, None] * b)) / (1 - leverage @ d)[:, None]
+        score = -(loo ** 2).mean()
+        if best is None or score > best:
+            best, chosen = score, d
+    return (v @ (chosen[:, None] * b)).T
+
+
 def fit_conditional(w: torch.Tensor, pairs: ViewPairs) -> Operator:
     """The ridge-fitted ``M(g) = sum_m phi_m(g) M_m`` on whitened codes of ``fit``, as an operator
     ``rho(w, g)`` with one element per row. The design phi(g) (x) f(x) keeps at most
@@ -145,7 +167,7 @@ def fit_conditional(w: torch.Tensor, pairs: ViewPairs) -> Operator:
     phi = _conditioning(pairs, g)
     width = DESIGN_COLUMNS // phi.shape[1]
     design = (phi[:, :, None] * x[:, None, :width]).flatten(1)
-    coef = torch.from_numpy(RidgeCV(alphas=ALPHAS, fit_intercept=False).fit(design.numpy(), y.numpy()).coef_)
+    coef = torch.from_numpy(ridge_loo(design.numpy(), y.numpy()))
 
     def rho(w: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
         return (_conditioning(pairs, g)[:, :, None] * w.double()[:, None, :width]).flatten(1) @ coef.T

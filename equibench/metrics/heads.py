@@ -25,9 +25,12 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from equibench.errors import ConfigError
+
 HIDDEN = 256
 HELD_OUT = 0.2  # share of fit's base images whose pairs stop training
 SPLIT_SEED = 0
+PAIR_SEED = 0  # draws the pairs every head is fitted and stopped on (and regression's test pairs)
 BATCH = 256
 LR = 3e-3
 CHECK_EVERY = 10  # optimiser steps between checks on the held-out pairs
@@ -37,6 +40,9 @@ MAX_EPOCHS = 200
 
 def held_out(orbits: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Indices of fit's base images to train a head on and to stop it on (a fixed split)."""
+    if orbits < 2:
+        raise ConfigError(f"the metrics' heads train on some of fit's base images and stop on others; fit has "
+                          f"{orbits}: give the card's [splits] fit = 2 or more (100s for a meaningful score)")
     order = torch.randperm(orbits, generator=torch.Generator().manual_seed(SPLIT_SEED))
     cut = orbits - max(1, round(HELD_OUT * orbits))
     return order[:cut].sort().values, order[cut:].sort().values

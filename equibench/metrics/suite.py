@@ -55,21 +55,24 @@ SUFFIXES = {"": "the declared rho (null if none)", "_roll": "Roll-by-k inside ca
 
 
 def _operator_metrics() -> dict[str, Metric]:
-    out = {}
-    for suffix, op in SUFFIXES.items():
-        out[f"commutativity{suffix}"] = Metric(
-            f"E||rho(k) f(x) - f(g^k x)||^2 / total variance of f, k != 0, with {op}", **ERROR)
-        for where, among in (("orbit", "the N views of the same base image"), ("all", "every test view, "
-                             "for a fixed subset of 2000 queries")):
-            ranked = "; the leaderboard ranks by it" if where == "orbit" and suffix != "_roll" else ""
-            out[f"h1_{where}{suffix}"] = Metric(f"H@1 of rho(k) f(x) retrieving f(g^k x) among {among} "
-                                                f"(cosine), with {op}{ranked}", **FRACTION)
-            out[f"h5_{where}{suffix}"] = Metric("H@5 of the same (null where 5 >= candidates)", **FRACTION)
-            out[f"mrr_{where}{suffix}"] = Metric("mean reciprocal rank of the same", **FRACTION)
-        out[f"pre_orbit{suffix}"] = Metric(
-            "PRE (3DIEBench): mean 1 - <q, q_nn>^2 between the rotation (unit quaternion) of the view retrieved "
-            "first among the same base image's views and the target view's, with " + op + "; view datasets of a "
-            "rotation family (so2, so3) only", **FRACTION)
+    return {name: metric for suffix, op in SUFFIXES.items() for name, metric in _scores_of(suffix, op).items()}
+
+
+def _scores_of(suffix: str, op: str) -> dict[str, Metric]:
+    """The scores of one operator (``op`` says which): commutativity, retrieval and PRE."""
+    out = {f"commutativity{suffix}": Metric(
+        f"E||rho(k) f(x) - f(g^k x)||^2 / total variance of f, k != 0, with {op}", **ERROR)}
+    for where, among in (("orbit", "the N views of the same base image"), ("all", "every test view, "
+                         "for a fixed subset of 2000 queries")):
+        ranked = "; the leaderboard ranks by it" if where == "orbit" and suffix != "_roll" else ""
+        out[f"h1_{where}{suffix}"] = Metric(f"H@1 of rho(k) f(x) retrieving f(g^k x) among {among} "
+                                            f"(cosine), with {op}{ranked}", **FRACTION)
+        out[f"h5_{where}{suffix}"] = Metric("H@5 of the same (null where 5 >= candidates)", **FRACTION)
+        out[f"mrr_{where}{suffix}"] = Metric("mean reciprocal rank of the same", **FRACTION)
+    out[f"pre_orbit{suffix}"] = Metric(
+        "PRE (3DIEBench): mean 1 - <q, q_nn>^2 between the rotation (unit quaternion) of the view retrieved "
+        "first among the same base image's views and the target view's, with " + op + "; view datasets of a "
+        "rotation family (so2, so3), or of a product with one (its rotations alone), only", **FRACTION)
     return out
 
 
@@ -117,7 +120,8 @@ METRICS = {
 }
 HEADLINE = ["h1_orbit", "h1_orbit_fitted", "mrr_orbit", "commutativity", "commutativity_fitted", "invariance",
             "transform_accuracy", "transform_r2", "probe_accuracy"]
-NOT_ROTATIONS = "view datasets of a rotation family (so2, so3) only: PRE compares the rotations of views"
+NOT_ROTATIONS = ("view datasets of a rotation family (so2, so3), or of a product with one, only: PRE compares "
+                 "the rotations of views")
 CYCLIC_ONLY = "defined for the fitted maps of a finite group; a view dataset's elements are continuous"
 
 
@@ -292,7 +296,8 @@ def evaluate(model: Encoder, plugin: str, data: OrbitDataset | ViewDataset, prog
     if not isinstance(fit_pairs, ViewPairs):
         ev.null_reasons.update({name: "view datasets only (a finite group has one fitted map per "
                                 "element)" for name in _operator_metrics() if name.endswith("_fitted_mlp")})
-    ev.null_reasons.update({name: NOT_ROTATIONS for name in METRICS if name.startswith("pre_orbit")})
+    if fit_pairs.rotations is None:
+        ev.null_reasons.update({name: NOT_ROTATIONS for name in METRICS if name.startswith("pre_orbit")})
     ev.null_reasons.update({name: "the model declares no invariant part (Encoder.invariant_dims)"
                             for name in METRICS if name.startswith("probe_accuracy_invariant")})
     if m["collapsed"]:
@@ -303,8 +308,8 @@ def evaluate(model: Encoder, plugin: str, data: OrbitDataset | ViewDataset, prog
         declared = {"": op and checked_operator(plugin, op), "_roll": _roll_operator(model, t.order)}
         for suffix, op in declared.items():
             if op is None:
-                ev.null_reasons[f"commutativity{suffix}"] = ("the model declares no operator" if not suffix else
-                                                             f"no capsules of size {t.order}")
+                why = "the model declares no operator" if not suffix else f"no capsules of size {t.order}"
+                ev.null_reasons.update({name + split: why for name in _scores_of(suffix, "") for split in tests})
         fitted = _fit(ev, seed, z_fit, fit.labels, fit_pairs, checked_invariant(plugin, model.invariant_dims(), z_fit.shape[-1]))
         for split, name in tests.items():
             _score_split(ev, declared, fitted, z_tests[split], data.splits[name].labels,
