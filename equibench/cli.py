@@ -85,7 +85,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _reference(request: object, record: dict) -> dict | None:
     """pixels' record on the same dataset, to read a score against: scored once (pixels trains
-    nothing) into the cache's ``calibration/`` folder, then reused."""
+    nothing) into the cache's ``calibration/`` folder, then reused while its metric version is the
+    record's (scored again after the metrics change)."""
     import dataclasses
     import json
 
@@ -97,10 +98,12 @@ def _reference(request: object, record: dict) -> dict | None:
                                     out_dir=request.cache_dir / "calibration")
     quiet = lambda iterable, **_: iterable  # noqa: E731 - no progress bars for the side run
     path = plan(reference, quiet).record_path
-    if not path.is_file():
-        print("scoring pixels on the same dataset once, for reference (cached) ...", file=sys.stderr)
-        path = run(reference, quiet)
-    return json.loads(path.read_text())
+    if path.is_file():
+        cached = json.loads(path.read_text())
+        if cached.get("metric_version") == record["metric_version"]:
+            return cached
+    print("scoring pixels on the same dataset once, for reference (cached) ...", file=sys.stderr)
+    return json.loads(run(reference, quiet).read_text())
 
 
 def _summary(record: dict, reference: dict | None) -> str:

@@ -173,3 +173,20 @@ def test_list_columns_are_as_wide_as_the_longest_name(monkeypatch: pytest.Monkey
     assert any(line.split()[0] == long for line in models)
     starts = {len(line) - len(line[2:].split(" ", 1)[1].lstrip()) for line in models}
     assert starts == {2 + len(long) + 2}, models
+
+
+def test_the_summary_reads_pixels_scored_at_this_metric_version(tmp_path: Path, session_cache: Path,
+                                                                 capsys: pytest.CaptureFixture) -> None:
+    """The run summary's pixels column comes from a calibration record cached once per dataset; one
+    from an older metric version is scored again, not shown beside today's numbers."""
+    assert _run(tmp_path, "--model", "pca", "--dataset", "digits-rot4", "--set", "components=8") == 0
+    calibration = next((session_cache / "calibration").glob("pixels__digits-rot4__*.json"))
+    stale = json.loads(calibration.read_text())
+    current = stale["metrics"]["h1_orbit_fitted"]
+    stale["metric_version"] -= 1
+    stale["metrics"]["h1_orbit_fitted"] = 0.123456
+    calibration.write_text(json.dumps(stale))
+    capsys.readouterr()
+    assert _run(tmp_path, "--model", "pca", "--dataset", "digits-rot4", "--set", "components=8") == 0
+    out = capsys.readouterr().out
+    assert "0.1235" not in out and json.loads(calibration.read_text())["metrics"]["h1_orbit_fitted"] == current
