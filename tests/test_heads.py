@@ -6,8 +6,10 @@ import pytest
 import torch
 
 from equibench.errors import ConfigError
+from equibench.groups import build_family
+from equibench.metrics.fitted import fit_conditional_mlp
 from equibench.metrics.heads import fit_mlp, held_out
-from equibench.metrics.pairs import CyclicPairs
+from equibench.metrics.pairs import CyclicPairs, ViewPairs
 from equibench.metrics.regression import TransformHeads, r2_pooled
 
 OBJECTS, PAIRS, WIDTH = 300, 20, 32
@@ -70,3 +72,17 @@ def test_the_transform_head_is_stopped_on_other_base_images():
     codes = [np.random.default_rng(seed).standard_normal((300, 8, 16)) for seed in (0, 1)]
     scores = TransformHeads.fit(codes[0], pairs, seed=0).score(codes[1], pairs)
     assert abs(scores["transform_r2_dims"]) < 0.02
+
+
+def test_the_mlp_operator_is_stopped_on_other_base_images():
+    """The same through the view datasets' ``_fitted_mlp`` operator: on random codes it can only
+    memorise, so stopped on other base images it predicts about the mean code (error about 1 of the
+    codes' variance on new ones); stopped on its own training pairs it gave 1.13."""
+    so2 = build_family("so2")
+    elements = so2.sample(300 * 6, {"angle": [-180, 180]}, torch.Generator().manual_seed(0)).reshape(300, 6, -1)
+    pairs = ViewPairs(so2, elements)
+    codes = [torch.from_numpy(np.random.default_rng(seed).standard_normal((300, 6, 16))) for seed in (0, 1)]
+    rho = fit_conditional_mlp(codes[0], pairs, seed=0)
+    batch, flat = next(pairs.batches()), codes[1].flatten(0, 1)
+    error = (rho(flat[batch.orbit * 6 + batch.source], batch.element) - flat[batch.orbit * 6 + batch.target])
+    assert float(error.pow(2).sum(1).mean() / flat.var(0).sum()) < 1.05
