@@ -90,13 +90,13 @@ def _reference(request: object, record: dict) -> dict | None:
     import dataclasses
     import json
 
+    from equibench.progress import quiet  # no progress bars for the side run
     from equibench.runs.runner import plan, run
 
     if record["model"] == "pixels":
         return None
     reference = dataclasses.replace(request, model="pixels", seed=0, overrides=(), retrain=False,
                                     out_dir=request.cache_dir / "calibration")
-    quiet = lambda iterable, **_: iterable  # noqa: E731 - no progress bars for the side run
     path = plan(reference, quiet).record_path
     if path.is_file():
         cached = json.loads(path.read_text())

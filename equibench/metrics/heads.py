@@ -48,8 +48,10 @@ def held_out(orbits: int) -> tuple[torch.Tensor, torch.Tensor]:
     return order[:cut].sort().values, order[cut:].sort().values
 
 
-def fit_mlp(x: np.ndarray, y: np.ndarray, x_held: np.ndarray, y_held: np.ndarray, seed: int
-            ) -> Callable[[np.ndarray], np.ndarray]:
+Rows = np.ndarray | torch.Tensor
+
+
+def fit_mlp(x: Rows, y: Rows, x_held: Rows, y_held: Rows, seed: int) -> Callable[[np.ndarray], np.ndarray]:
     """A one-hidden-layer ReLU MLP from ``x`` to ``y`` (float32), stopped on ``(x_held, y_held)`` as
     the module says; returns its prediction, float64 rows in and out."""
     generator = torch.Generator().manual_seed(seed)
