@@ -28,13 +28,13 @@ import torch
 from sklearn.linear_model import RidgeCV
 from sklearn.metrics import r2_score
 
+from equibench.metrics.fitted import ALPHAS
 from equibench.metrics.heads import PAIR_SEED, fit_mlp, held_out
 from equibench.metrics.pairs import CyclicPairs, ViewPairs
 
 FIT_PAIRS = 16000
 HELD_PAIRS = 4000
 TEST_PAIRS = 2000
-ALPHAS = np.logspace(-3, 4, 8)
 
 
 def r2_pooled(y: np.ndarray, predicted: np.ndarray) -> float:
