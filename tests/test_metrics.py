@@ -11,7 +11,7 @@ import torch
 from equibench.metrics.capsules import eeq_tvae
 from equibench.metrics.commutativity import identity, is_collapsed
 from equibench.metrics.fitted import (
-    ALPHAS, Whitener, fit_operators, fitted_operator, homomorphism_error, ridge_loo, transform_accuracy,
+    ALPHAS, Whitener, fit_operators, fitted_operator, homomorphism_error, RidgeLOO, transform_accuracy,
 )
 from equibench.metrics.operator_scores import commutativity
 from equibench.metrics.pairs import CyclicPairs
@@ -151,16 +151,24 @@ def test_wide_codes_of_a_small_fit_split_are_standardised_without_an_error():
     assert np.allclose(out.reshape(80, 79).std(0, ddof=1), 1.0)
 
 
-@pytest.mark.parametrize("rows, noise, alpha", [(400, 0.1, 0.01), (400, 30.0, 1000.0), (20, 1.0, None)])
-def test_ridge_loo_is_ridgecv(rows, noise, alpha):
-    """The conditioned operator's ridge regression equals scikit-learn's RidgeCV (no intercept, the
-    strength by leave-one-out), coefficients and chosen strength, whichever strength wins (and by
-    RidgeCV itself where rows <= columns)."""
+@pytest.mark.parametrize("intercept", [False, True], ids=["no-intercept", "intercept"])
+@pytest.mark.parametrize("rows, noise, alpha", [(400, 0.1, 0.01), (400, 30.0, 1000.0), (32, 1.0, 1.0), (20, 1.0, None)])
+def test_ridge_loo_is_ridgecv(rows, noise, alpha, intercept):
+    """The fitted operators' and the linear head's ridge regression equals scikit-learn's RidgeCV
+    (the strength by leave-one-out), coefficients, intercept and chosen strength, whichever strength
+    wins, with and without intercept, for two target sets on one decomposition (and by RidgeCV
+    itself where rows <= columns). At 32 rows the intercept's leverage 1/n decides the strength."""
     from sklearn.linear_model import RidgeCV
 
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((rows, 30)) * rng.uniform(0.1, 3.0, 30)
-    y = x @ rng.standard_normal((30, 4)) + noise * rng.standard_normal((rows, 4))
-    reference = RidgeCV(alphas=ALPHAS, fit_intercept=False).fit(x, y)
-    assert alpha is None or reference.alpha_ == pytest.approx(alpha)
-    assert np.allclose(ridge_loo(x, y), reference.coef_, rtol=1e-10, atol=1e-12 * np.abs(reference.coef_).max())
+    x = rng.standard_normal((rows, 30)) * rng.uniform(0.1, 3.0, 30) + 5.0 * intercept
+    design = RidgeLOO(x, intercept)
+    for targets in (4, 1):
+        y = x @ rng.standard_normal((30, targets)) + 3.0 * intercept + noise * rng.standard_normal((rows, targets))
+        reference = RidgeCV(alphas=ALPHAS, fit_intercept=intercept).fit(x, y)
+        assert alpha is None or targets == 1 or reference.alpha_ == pytest.approx(alpha)
+        ridge = design.fit(y)
+        scale = np.abs(reference.coef_).max()
+        assert np.allclose(ridge.coef, reference.coef_, rtol=1e-10, atol=1e-12 * scale)
+        assert np.allclose(ridge.intercept, reference.intercept_, rtol=1e-10, atol=1e-12 * scale)
+        assert np.allclose(ridge.predict(x).ravel(), reference.predict(x).ravel(), rtol=1e-10, atol=1e-10 * np.abs(y).max())

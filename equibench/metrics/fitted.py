@@ -73,11 +73,13 @@ def fit_operators(w: torch.Tensor, pairs: CyclicPairs) -> dict[int, torch.Tensor
     one per relative element of ``pairs``, and ``M_e = I`` for the identity (element 0)."""
     views, flat = w.shape[1], w.flatten(0, 1)
     maps = {0: torch.eye(w.shape[2], dtype=torch.float64)}
-    for batch in pairs.batches():
-        x = flat[batch.orbit * views + batch.source].numpy()
+    sources, design = None, None
+    for batch in pairs.batches():  # the sources are every view in order, whatever the element: one design
+        source = batch.orbit * views + batch.source
+        if sources is None or not torch.equal(source, sources):
+            sources, design = source, RidgeLOO(flat[source].numpy())
         y = flat[batch.orbit * views + batch.target].numpy()
-        ridge = RidgeCV(alphas=ALPHAS, fit_intercept=False).fit(x, y)
-        maps[batch.element] = torch.from_numpy(np.atleast_2d(ridge.coef_)).double()
+        maps[batch.element] = torch.from_numpy(design.fit(y).coef).double()
     return maps
 
 
@@ -135,27 +137,60 @@ def _all_pairs(w: torch.Tensor, pairs: ViewPairs) -> tuple[torch.Tensor, torch.T
     return x, y, torch.cat([b.element for b in batches])
 
 
-def ridge_loo(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Coefficients ``[t, p]`` of the ridge regression of ``y[n, t]`` on ``x[n, p]`` without intercept,
-    its strength the one among ``ALPHAS`` with the least mean squared leave-one-out error over every
-    target: scikit-learn's ``RidgeCV(alphas=ALPHAS, fit_intercept=False)``, whose eigendecomposition
-    of x'x it shares (its mode for n > p), in fewer operations. RidgeCV forms V D V' and x V D V' x'
-    for every strength (n p^2 each); here x V is formed once and each strength costs n p t. On the 3D
-    quick card's conditioned design for pixels (28,000 x 2,040, 719 targets) the fit took 13 s
-    instead of 40 (2 cores), the coefficients equal to 1e-14 of their scale (tested against RidgeCV)."""
-    if len(x) <= x.shape[1]:  # RidgeCV decomposes the Gram matrix instead: nothing to save
-        return np.atleast_2d(RidgeCV(alphas=ALPHAS, fit_intercept=False).fit(x, y).coef_)
-    eigvals, v = np.linalg.eigh(x.T @ x)
-    xv, b = x @ v, v.T @ (x.T @ y)
-    leverage = xv ** 2
-    best, chosen = None, None
-    for alpha in ALPHAS:
-        d = 1 / (eigvals + alpha)
-        loo = (y - xv @ (d[:, None] * b)) / (1 - leverage @ d)[:, None]
-        score = -(loo ** 2).mean()
-        if best is None or score > best:
-            best, chosen = score, d
-    return (v @ (chosen[:, None] * b)).T
+@dataclass(frozen=True)
+class Ridge:
+    """A fitted ridge regression: ``y ~ x @ coef.T + intercept``."""
+
+    coef: np.ndarray  # [t, p]
+    intercept: np.ndarray  # [t]; zeros without an intercept
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return x @ self.coef.T + self.intercept
+
+
+class RidgeLOO:
+    """Ridge regressions of any targets on one design ``x[n, p]``, each strength the one among
+    ``ALPHAS`` with the least mean squared leave-one-out error over every target: scikit-learn's
+    ``RidgeCV(alphas=ALPHAS, fit_intercept=intercept)``, whose eigendecomposition of x'x (of the
+    centred x with an intercept, whose leverage 1/n it adds) it shares (its mode for n > p), in
+    fewer operations, and decomposed once for every target set fitted on the same x.
+
+    RidgeCV forms V D V' and x V D V' x' for every strength (n p^2 each); here x V is formed once
+    and each strength costs n p t. On the 3D quick card's conditioned design for pixels (28,000 x
+    2,040, 719 targets) the fit took 13 s instead of 40 (2 cores); the 17 maps of
+    ``digits-rothue18`` share one decomposition. Coefficients equal RidgeCV's to 1e-14 of their
+    scale (tested against it, with and without intercept)."""
+
+    def __init__(self, x: np.ndarray, intercept: bool = False) -> None:
+        self.offset = x.mean(0) if intercept else np.zeros(x.shape[1])
+        self.intercept = intercept
+        self.gram = len(x) <= x.shape[1]  # RidgeCV decomposes the Gram matrix then: nothing to save
+        if self.gram:
+            self.x = x
+            return
+        self.x = x - self.offset if intercept else x
+        self.eigvals, self.v = np.linalg.eigh(self.x.T @ self.x)
+        self.xv = self.x @ self.v
+        self.leverage = self.xv ** 2
+        self.base = 1 - (1 / len(x) if intercept else 0)  # 1 minus the intercept's leverage
+
+    def fit(self, y: np.ndarray) -> Ridge:
+        """The ridge regression of ``y[n, t]`` on the design."""
+        if self.gram:
+            ridge = RidgeCV(alphas=ALPHAS, fit_intercept=self.intercept).fit(self.x, y)
+            return Ridge(np.atleast_2d(ridge.coef_), np.zeros(y.shape[1]) + ridge.intercept_)
+        y_offset = y.mean(0) if self.intercept else np.zeros(y.shape[1])
+        y = y - y_offset if self.intercept else y
+        b = self.v.T @ (self.x.T @ y)
+        best, chosen = None, None
+        for alpha in ALPHAS:
+            d = 1 / (self.eigvals + alpha)
+            loo = (y - self.xv @ (d[:, None] * b)) / (self.base - self.leverage @ d)[:, None]
+            score = -(loo ** 2).mean()
+            if best is None or score > best:
+                best, chosen = score, d
+        coef = (self.v @ (chosen[:, None] * b)).T
+        return Ridge(coef, y_offset - self.offset @ coef.T)
 
 
 def fit_conditional(w: torch.Tensor, pairs: ViewPairs) -> Operator:
@@ -167,7 +202,7 @@ def fit_conditional(w: torch.Tensor, pairs: ViewPairs) -> Operator:
     phi = _conditioning(pairs, g)
     width = DESIGN_COLUMNS // phi.shape[1]
     design = (phi[:, :, None] * x[:, None, :width]).flatten(1)
-    coef = torch.from_numpy(ridge_loo(design.numpy(), y.numpy()))
+    coef = torch.from_numpy(RidgeLOO(design.numpy()).fit(y.numpy()).coef)
 
     def rho(w: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
         return (_conditioning(pairs, g)[:, :, None] * w.double()[:, None, :width]).flatten(1) @ coef.T

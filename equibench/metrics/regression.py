@@ -25,10 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.linear_model import RidgeCV
 from sklearn.metrics import r2_score
 
-from equibench.metrics.fitted import ALPHAS
+from equibench.metrics.fitted import Ridge, RidgeLOO
 from equibench.metrics.heads import PAIR_SEED, fit_mlp, held_out
 from equibench.metrics.pairs import CyclicPairs, ViewPairs
 
@@ -56,7 +55,7 @@ class TransformHeads:
     have given it after fitting, by the same heads, which are fitted once."""
 
     mlp: Callable[[np.ndarray], np.ndarray]
-    ridge: RidgeCV
+    ridge: Ridge
     state: torch.Tensor
 
     @classmethod
@@ -67,7 +66,7 @@ class TransformHeads:
         train, held = held_out(fit_pairs.orbits)
         x, y = _pairs(x_fit[train.numpy()], fit_pairs.take(train), FIT_PAIRS, generator)
         x_held, y_held = _pairs(x_fit[held.numpy()], fit_pairs.take(held), HELD_PAIRS, generator)
-        return cls(fit_mlp(x, y, x_held, y_held, seed), RidgeCV(alphas=ALPHAS).fit(x, y), generator.get_state())
+        return cls(fit_mlp(x, y, x_held, y_held, seed), RidgeLOO(x, intercept=True).fit(y), generator.get_state())
 
     def score(self, x_test: np.ndarray, test_pairs: CyclicPairs) -> dict[str, float]:
         """``transform_r2`` (MLP, pooled), ``transform_r2_dims`` (MLP, per dimension) and the same for
