@@ -138,19 +138,14 @@ def generate(card: DatasetCard, pools: dict[str, BaseImages], progress: Progress
 def _frames(t: Transformation, x: torch.Tensor, k: int) -> torch.Tensor:
     """``t.apply(colourise(x), k)`` where ``t`` needs colour, else ``t.apply(x, k)``, bit for bit, faster.
 
-    Two identities make it cheap. A geometric part treats every channel alike, so a whole chunk is
-    acted on as one image of ``B * C`` channels: ``grid_sample`` then computes each output point's
-    bicubic weights once rather than once per image (2.5 times faster for rotation, the same
-    bits). And a colour part (hue) acting on a grey image in the red channel, ``(v, 0, 0)``, sees
+    A colour part (hue) acting on a grey image in the red channel, ``(v, 0, 0)``, sees
     saturation 1 and hue 0 at every lit pixel, so torchvision's HSV formulas reduce to products of
     ``v`` with factors that depend only on the step: the colour of a pure red pixel, ``(1, 0, 0)``,
     under the same part; black pixels stay black. So a grey image stays one channel until its
     colour part, and then becomes that colour times ``v``, never converted to HSV and back.
     """
     for part in t.parts if isinstance(t, Composite) else [t]:
-        if not part.needs_colour:
-            x = part.apply(x.reshape(1, -1, *x.shape[-2:]), k).view(x.shape)
-        elif x.shape[1] == 1:
+        if part.needs_colour and x.shape[1] == 1:
             red = torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1)
             x = part.apply(red, k) * x
         else:
