@@ -8,7 +8,9 @@ training choices, without ever reading the test split. The maps M_k are fitted o
 of fit's orbits, after whitening there, and scored on the second half: the same functions as the
 suite's ``transform_accuracy``. Training is exactly ``equibench run``'s (same seeding, same
 ``fit``; measuring draws no random number), and the trained weights are saved where ``equibench
-run`` with the same options looks for its checkpoint, so that run scores this very model.
+run`` with the same options looks for its checkpoint, so that run scores this very model. The last
+line says where the final validation pairs go: the share of each offset between the recovered and
+the true step (a half turn is N/2) and each label's hit rate.
 
 ``--blur SIGMA`` blurs every frame of every split by a Gaussian of SIGMA pixels (uint8 again)
 before training and measuring: how the source's sharpness matters (docs/glyphs.md). A Gaussian
@@ -29,21 +31,40 @@ from torchvision.transforms.functional import gaussian_blur
 from equibench.atomic import atomic_path
 from equibench.data.orbits import OrbitSplit
 from equibench.errors import ConfigError, exit_status
-from equibench.metrics.fitted import Whitener, fit_operators, transform_accuracy
+from equibench.metrics.fitted import Whitener, fit_operators, recovered, transform_accuracy
 from equibench.metrics.pairs import pairs_of
 from equibench.progress import quiet
 from equibench.runs.runner import RunRequest, default_cache_dir, plan, seed_everything
 
 
-def validation_accuracy(model, fit: OrbitSplit, transformation) -> float:
-    """Transform accuracy with maps fitted on the first half of ``fit``'s orbits, scored on the second."""
+def _validation(model, fit: OrbitSplit, transformation):
+    """Whitened codes of fit's second half, maps fitted on its first half, the second half's pairs
+    and labels."""
     half = fit.num_sequences // 2
     parts = [OrbitSplit(fit.frames[s], fit.labels[s], fit.steps[s]) for s in (slice(0, half), slice(half, None))]
     codes = [torch.cat([model.encode(chunk) for chunk in part.images().split(4096)]).unflatten(0, part.frames.shape[:2])
              for part in parts]
     whiten = Whitener.fit(codes[0])
     maps = fit_operators(whiten(codes[0]), pairs_of(parts[0], transformation))
-    return transform_accuracy(whiten(codes[1]), maps, pairs_of(parts[1], transformation))
+    return whiten(codes[1]), maps, pairs_of(parts[1], transformation), parts[1].labels
+
+
+def validation_accuracy(model, fit: OrbitSplit, transformation) -> float:
+    """Transform accuracy with maps fitted on the first half of ``fit``'s orbits, scored on the second."""
+    return transform_accuracy(*_validation(model, fit, transformation)[:3])
+
+
+def misses(w: torch.Tensor, maps: dict, pairs, labels: torch.Tensor) -> str:
+    """Where :func:`_validation`'s pairs' recovered elements go: the share of each offset (recovered
+    minus true step, mod N; 0 is a hit, N/2 a half turn) and the hit rate of each label."""
+    offsets, hits, counts = torch.zeros(pairs.order), torch.zeros(int(labels.max()) + 1), torch.zeros(int(labels.max()) + 1)
+    for batch, found in recovered(w, maps, pairs):
+        offsets += torch.bincount((found - batch.element) % pairs.order, minlength=pairs.order)
+        hits.index_add_(0, labels[batch.orbit], (found == batch.element).float())
+        counts.index_add_(0, labels[batch.orbit], torch.ones(len(found)))
+    shares = offsets / offsets.sum()
+    return ("offsets " + ", ".join(f"{o}: {float(v):.3f}" for o, v in enumerate(shares) if v >= 0.002) +
+            "; hits by label " + ", ".join(f"{c}: {float(h):.3f}" for c, h in enumerate(hits / counts)))
 
 
 def blurred(dataset, sigma: float) -> None:
@@ -102,9 +123,10 @@ def main() -> int:
 
     model.optimizer = measured_optimizer
     model.fit(p.data.splits["train"], quiet)
-    final = validation_accuracy(model, fit, transformation)
+    validation = _validation(model, fit, transformation)
     print(f"{args.model} on {args.dataset}, seed {args.seed}, {' '.join(args.overrides) or 'defaults'}: "
-          f"{steps[0]} steps; final validation transform accuracy {final:.3f}")
+          f"{steps[0]} steps; final validation transform accuracy {transform_accuracy(*validation[:3]):.3f}")
+    print(f"where the validation pairs go: {misses(*validation)}")
     if args.cosine or args.blur:  # not the model equibench run would train: keep it out of the checkpoints
         return 0
     checkpoint = args.cache_dir / "checkpoints" / f"{p.model.name}-{p.config_hash}.pt"

@@ -22,6 +22,7 @@ code more, reported beside the linear one, never instead of it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +31,7 @@ from sklearn.decomposition import PCA
 from sklearn.linear_model import RidgeCV
 
 from equibench.metrics.heads import PAIR_SEED, fit_mlp, held_out
-from equibench.metrics.pairs import CyclicPairs, ViewPairs
+from equibench.metrics.pairs import CyclicPairs, PairBatch, ViewPairs
 from equibench.models.encoder import Operator
 from equibench.metrics.commutativity import varying_columns
 
@@ -99,10 +100,9 @@ def homomorphism_error(maps: dict[int, torch.Tensor], pairs: CyclicPairs) -> flo
     return sum(errors) / len(errors)
 
 
-def transform_accuracy(w_test: torch.Tensor, maps: dict[int, torch.Tensor], pairs: CyclicPairs) -> float:
-    """Fraction of test pairs (f(x), f(g . x)), g not the identity, whose g is recovered as the
-    fitted map among the non-identity ones that best carries one code to the other. Chance is
-    1 / (N - 1); an invariant representation stays near it because every map fits equally well.
+def recovered(w_test: torch.Tensor, maps: dict[int, torch.Tensor], pairs: CyclicPairs) -> Iterator[tuple[PairBatch, torch.Tensor]]:
+    """For each batch of test pairs (f(x), f(g . x)), g not the identity, the element whose fitted
+    map, among the non-identity ones, best carries one code to the other (one per pair).
 
     The distances are taken ``ACCURACY_ROWS`` pairs at a time, so that the ``[G, P, d]`` differences
     stay in cache (5x faster on 6480 views of 81 dimensions); each distance is the same sum over d as
@@ -110,14 +110,23 @@ def transform_accuracy(w_test: torch.Tensor, maps: dict[int, torch.Tensor], pair
     views, flat = w_test.shape[1], w_test.flatten(0, 1)
     elements = torch.tensor(list(pairs.elements))
     predicted = torch.stack([flat @ maps[int(g)].T for g in elements])  # [G, S*V, d]: M_g f(x) for every view
-    correct = total = 0
     for batch in pairs.batches():
         source, target = batch.orbit * views + batch.source, batch.orbit * views + batch.target
+        found = []
         for lo in range(0, len(source), ACCURACY_ROWS):
             rows = slice(lo, lo + ACCURACY_ROWS)
             distance = (predicted[:, source[rows]] - flat[target[rows]]).pow(2).sum(-1)  # [G, rows]
-            correct += int((elements[distance.argmin(0)] == batch.element).sum())
-        total += len(source)
+            found.append(elements[distance.argmin(0)])
+        yield batch, torch.cat(found)
+
+
+def transform_accuracy(w_test: torch.Tensor, maps: dict[int, torch.Tensor], pairs: CyclicPairs) -> float:
+    """Fraction of test pairs whose g is :func:`recovered`. Chance is 1 / (N - 1); an invariant
+    representation stays near it because every map fits equally well."""
+    correct = total = 0
+    for batch, found in recovered(w_test, maps, pairs):
+        correct += int((found == batch.element).sum())
+        total += len(found)
     return correct / total
 
 
