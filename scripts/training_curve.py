@@ -32,7 +32,7 @@ from equibench.atomic import atomic_path
 from equibench.data.orbits import OrbitSplit
 from equibench.errors import ConfigError, exit_status
 from equibench.metrics.fitted import Whitener, fit_operators, recovered, transform_accuracy
-from equibench.metrics.pairs import pairs_of
+from equibench.metrics.pairs import CyclicPairs, pairs_of
 from equibench.progress import quiet
 from equibench.runs.runner import RunRequest, default_cache_dir, plan, seed_everything
 
@@ -54,17 +54,18 @@ def validation_accuracy(model, fit: OrbitSplit, transformation) -> float:
     return transform_accuracy(*_validation(model, fit, transformation)[:3])
 
 
-def misses(w: torch.Tensor, maps: dict, pairs, labels: torch.Tensor) -> str:
+def misses(w: torch.Tensor, maps: dict[int, torch.Tensor], pairs: CyclicPairs, labels: torch.Tensor) -> str:
     """Where :func:`_validation`'s pairs' recovered elements go: the share of each offset (recovered
-    minus true step, mod N; 0 is a hit, N/2 a half turn) and the hit rate of each label."""
+    minus true step, mod N; 0 is a hit, N/2 a half turn; shares under 0.002 left out) and the hit
+    rate of each label present."""
     offsets, hits, counts = torch.zeros(pairs.order), torch.zeros(int(labels.max()) + 1), torch.zeros(int(labels.max()) + 1)
     for batch, found in recovered(w, maps, pairs):
-        offsets += torch.bincount((found - batch.element) % pairs.order, minlength=pairs.order)
+        offsets += torch.bincount(pairs.offset(batch.element, found), minlength=pairs.order)
         hits.index_add_(0, labels[batch.orbit], (found == batch.element).float())
         counts.index_add_(0, labels[batch.orbit], torch.ones(len(found)))
     shares = offsets / offsets.sum()
     return ("offsets " + ", ".join(f"{o}: {float(v):.3f}" for o, v in enumerate(shares) if v >= 0.002) +
-            "; hits by label " + ", ".join(f"{c}: {float(h):.3f}" for c, h in enumerate(hits / counts)))
+            "; hits by label " + ", ".join(f"{c}: {float(h / n):.3f}" for c, (h, n) in enumerate(zip(hits, counts)) if n))
 
 
 def blurred(dataset, sigma: float) -> None:
@@ -123,10 +124,10 @@ def main() -> int:
 
     model.optimizer = measured_optimizer
     model.fit(p.data.splits["train"], quiet)
-    validation = _validation(model, fit, transformation)
+    w, maps, pairs, labels = _validation(model, fit, transformation)
     print(f"{args.model} on {args.dataset}, seed {args.seed}, {' '.join(args.overrides) or 'defaults'}: "
-          f"{steps[0]} steps; final validation transform accuracy {transform_accuracy(*validation[:3]):.3f}")
-    print(f"where the validation pairs go: {misses(*validation)}")
+          f"{steps[0]} steps; final validation transform accuracy {transform_accuracy(w, maps, pairs):.3f}")
+    print(f"where the validation pairs go: {misses(w, maps, pairs, labels)}")
     if args.cosine or args.blur:  # not the model equibench run would train: keep it out of the checkpoints
         return 0
     checkpoint = args.cache_dir / "checkpoints" / f"{p.model.name}-{p.config_hash}.pt"

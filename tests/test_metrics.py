@@ -11,7 +11,7 @@ import torch
 from equibench.metrics.capsules import eeq_tvae
 from equibench.metrics.commutativity import identity, is_collapsed
 from equibench.metrics.fitted import (
-    ALPHAS, Whitener, fit_operators, fitted_operator, homomorphism_error, RidgeLOO, transform_accuracy,
+    ALPHAS, RidgeLOO, Whitener, fit_operators, fitted_operator, homomorphism_error, transform_accuracy,
 )
 from equibench.metrics.operator_scores import commutativity
 from equibench.metrics.pairs import CyclicPairs
@@ -155,9 +155,10 @@ def test_wide_codes_of_a_small_fit_split_are_standardised_without_an_error():
 @pytest.mark.parametrize("rows, noise, alpha", [(400, 0.1, 0.01), (400, 30.0, 1000.0), (32, 1.0, 1.0), (20, 1.0, None)])
 def test_ridge_loo_is_ridgecv(rows, noise, alpha, intercept):
     """The fitted operators' and the linear head's ridge regression equals scikit-learn's RidgeCV
-    (the strength by leave-one-out), coefficients, intercept and chosen strength, whichever strength
-    wins, with and without intercept, for two target sets on one decomposition (and by RidgeCV
-    itself where rows <= columns). At 32 rows the intercept's leverage 1/n decides the strength."""
+    (strength by leave-one-out): strength, coefficients, intercept and predictions, for each of the
+    strengths that win here, with and without intercept, for two target sets on one decomposition
+    (and by RidgeCV itself where rows <= columns). At 32 rows the intercept's leverage 1/n decides
+    the strength."""
     from sklearn.linear_model import RidgeCV
 
     rng = np.random.default_rng(0)
@@ -169,6 +170,7 @@ def test_ridge_loo_is_ridgecv(rows, noise, alpha, intercept):
         assert alpha is None or targets == 1 or reference.alpha_ == pytest.approx(alpha)
         ridge = design.fit(y)
         scale = np.abs(reference.coef_).max()
-        assert np.allclose(ridge.coef, reference.coef_, rtol=1e-10, atol=1e-12 * scale)
-        assert np.allclose(ridge.intercept, reference.intercept_, rtol=1e-10, atol=1e-12 * scale)
-        assert np.allclose(ridge.predict(x).ravel(), reference.predict(x).ravel(), rtol=1e-10, atol=1e-10 * np.abs(y).max())
+        assert ridge.alpha == reference.alpha_
+        assert np.allclose(ridge.coef, reference.coef_, rtol=1e-12, atol=1e-13 * scale)
+        assert np.allclose(ridge.intercept, reference.intercept_, rtol=1e-12, atol=1e-13 * scale)
+        assert np.allclose(ridge.predict(x).ravel(), reference.predict(x).ravel(), rtol=1e-12, atol=1e-12 * np.abs(y).max())

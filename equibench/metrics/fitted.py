@@ -40,7 +40,7 @@ HARMONICS = 2
 MLP_PAIRS = 8000  # pairs of fit's training base images for the MLP operator, and 1/4 as many held-out ones
 DESIGN_COLUMNS = 2048  # the linear conditioned operator's design at most: raw RGB pixels of the 3D set whiten
 # to over 700 dimensions, whose 7,000-column design took over 10 minutes; the 2D view datasets stay below it
-ACCURACY_ROWS = 512  # test pairs per block of transform_accuracy's distances (see there)
+ACCURACY_ROWS = 512  # test pairs per block of recovered()'s distances (see there)
 
 
 @dataclass(frozen=True)
@@ -74,11 +74,8 @@ def fit_operators(w: torch.Tensor, pairs: CyclicPairs) -> dict[int, torch.Tensor
     one per relative element of ``pairs``, and ``M_e = I`` for the identity (element 0)."""
     views, flat = w.shape[1], w.flatten(0, 1)
     maps = {0: torch.eye(w.shape[2], dtype=torch.float64)}
-    sources, design = None, None
-    for batch in pairs.batches():  # the sources are every view in order, whatever the element: one design
-        source = batch.orbit * views + batch.source
-        if sources is None or not torch.equal(source, sources):
-            sources, design = source, RidgeLOO(flat[source].numpy())
+    design = RidgeLOO(flat.numpy())  # each batch's sources are every view once, in order (CyclicPairs.batches)
+    for batch in pairs.batches():
         y = flat[batch.orbit * views + batch.target].numpy()
         maps[batch.element] = torch.from_numpy(design.fit(y).coef).double()
     return maps
@@ -100,7 +97,8 @@ def homomorphism_error(maps: dict[int, torch.Tensor], pairs: CyclicPairs) -> flo
     return sum(errors) / len(errors)
 
 
-def recovered(w_test: torch.Tensor, maps: dict[int, torch.Tensor], pairs: CyclicPairs) -> Iterator[tuple[PairBatch, torch.Tensor]]:
+def recovered(w_test: torch.Tensor, maps: dict[int, torch.Tensor], pairs: CyclicPairs
+              ) -> Iterator[tuple[PairBatch, torch.Tensor]]:
     """For each batch of test pairs (f(x), f(g . x)), g not the identity, the element whose fitted
     map, among the non-identity ones, best carries one code to the other (one per pair).
 
@@ -148,36 +146,37 @@ def _all_pairs(w: torch.Tensor, pairs: ViewPairs) -> tuple[torch.Tensor, torch.T
 
 @dataclass(frozen=True)
 class Ridge:
-    """A fitted ridge regression: ``y ~ x @ coef.T + intercept``."""
+    """A fitted ridge regression: ``y ~ x @ coef.T + intercept``, at strength ``alpha``."""
 
     coef: np.ndarray  # [t, p]
     intercept: np.ndarray  # [t]; zeros without an intercept
+    alpha: float
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return x @ self.coef.T + self.intercept
 
 
 class RidgeLOO:
-    """Ridge regressions of any targets on one design ``x[n, p]``, each strength the one among
-    ``ALPHAS`` with the least mean squared leave-one-out error over every target: scikit-learn's
-    ``RidgeCV(alphas=ALPHAS, fit_intercept=intercept)``, whose eigendecomposition of x'x (of the
-    centred x with an intercept, whose leverage 1/n it adds) it shares (its mode for n > p), in
-    fewer operations, and decomposed once for every target set fitted on the same x.
+    """Ridge regressions of any float64 targets ``y[n, t]`` on one float64 design ``x[n, p]``, each
+    strength the one among ``ALPHAS`` with the least mean squared leave-one-out error over every
+    target: scikit-learn's ``RidgeCV(alphas=ALPHAS, fit_intercept=intercept)`` in its mode for
+    n > p (an eigendecomposition of x'x, of the centred x with an intercept, whose leverage 1/n is
+    added), with x decomposed once for every target set fitted on it.
 
-    RidgeCV forms V D V' and x V D V' x' for every strength (n p^2 each); here x V is formed once
-    and each strength costs n p t. On the 3D quick card's conditioned design for pixels (28,000 x
-    2,040, 719 targets) the fit took 13 s instead of 40 (2 cores); the 17 maps of
-    ``digits-rothue18`` share one decomposition. Coefficients equal RidgeCV's to 1e-14 of their
-    scale (tested against it, with and without intercept)."""
+    For every strength RidgeCV forms V D V' (p^3), x V D V' to read its leverages (n p^2) and the
+    fitted values (n p t); here x V and its squares are formed once, and a strength costs n p t
+    (fitted values) and n p (leverages). On the 3D quick card's conditioned design for pixels (28,000
+    x 2,040, 719 targets) the fit took 13 s instead of 40 (2 cores); the 17 maps of an 18-step
+    dataset share one decomposition. Strength, coefficients and intercept equal RidgeCV's (tested to
+    1e-12 relative; about 1e-14 measured), with and without intercept. Where n <= p RidgeCV
+    decomposes the Gram matrix x x' instead, and is called as it is."""
 
     def __init__(self, x: np.ndarray, intercept: bool = False) -> None:
-        self.offset = x.mean(0) if intercept else np.zeros(x.shape[1])
-        self.intercept = intercept
-        self.gram = len(x) <= x.shape[1]  # RidgeCV decomposes the Gram matrix then: nothing to save
+        self.intercept, self.gram = intercept, len(x) <= x.shape[1]
+        self.offset = x.mean(0) if intercept and not self.gram else np.zeros(x.shape[1])
+        self.x = x - self.offset if intercept and not self.gram else x  # no copy without centring
         if self.gram:
-            self.x = x
             return
-        self.x = x - self.offset if intercept else x
         self.eigvals, self.v = np.linalg.eigh(self.x.T @ self.x)
         self.xv = self.x @ self.v
         self.leverage = self.xv ** 2
@@ -187,7 +186,7 @@ class RidgeLOO:
         """The ridge regression of ``y[n, t]`` on the design."""
         if self.gram:
             ridge = RidgeCV(alphas=ALPHAS, fit_intercept=self.intercept).fit(self.x, y)
-            return Ridge(np.atleast_2d(ridge.coef_), np.zeros(y.shape[1]) + ridge.intercept_)
+            return Ridge(np.atleast_2d(ridge.coef_), np.zeros(y.shape[1]) + ridge.intercept_, float(ridge.alpha_))
         y_offset = y.mean(0) if self.intercept else np.zeros(y.shape[1])
         y = y - y_offset if self.intercept else y
         b = self.v.T @ (self.x.T @ y)
@@ -196,10 +195,10 @@ class RidgeLOO:
             d = 1 / (self.eigvals + alpha)
             loo = (y - self.xv @ (d[:, None] * b)) / (self.base - self.leverage @ d)[:, None]
             score = -(loo ** 2).mean()
-            if best is None or score > best:
-                best, chosen = score, d
-        coef = (self.v @ (chosen[:, None] * b)).T
-        return Ridge(coef, y_offset - self.offset @ coef.T)
+            if best is None or score > best:  # the first of equal scores, as RidgeCV
+                best, chosen = score, alpha
+        coef = (self.v @ ((1 / (self.eigvals + chosen))[:, None] * b)).T
+        return Ridge(coef, y_offset - self.offset @ coef.T, float(chosen))
 
 
 def fit_conditional(w: torch.Tensor, pairs: ViewPairs) -> Operator:
