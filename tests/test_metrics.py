@@ -174,3 +174,21 @@ def test_ridge_loo_is_ridgecv(rows, noise, alpha, intercept):
         assert np.allclose(ridge.coef, reference.coef_, rtol=1e-12, atol=1e-13 * scale)
         assert np.allclose(ridge.intercept, reference.intercept_, rtol=1e-12, atol=1e-13 * scale)
         assert np.allclose(ridge.predict(x).ravel(), reference.predict(x).ravel(), rtol=1e-12, atol=1e-12 * np.abs(y).max())
+
+
+def test_the_heads_inputs_do_not_depend_on_the_thread_count():
+    """The standardiser and the whitening run on one BLAS thread: fitted and applied under 1 or 2
+    threads they give the same bits (on 2 threads, unpinned, both differ in the last digits, which
+    the MLP heads amplify to 0.02 of R²)."""
+    from threadpoolctl import threadpool_limits
+
+    from equibench.metrics.representation import standardiser
+
+    g = torch.Generator().manual_seed(0)
+    z = torch.rand(360, 18, 784, generator=g) * (torch.rand(360, 18, 784, generator=g) > 0.6)
+    outputs = []
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads):
+            outputs.append((standardiser(z)(z), Whitener.fit(z)(z)))
+    assert np.array_equal(outputs[0][0], outputs[1][0])
+    assert torch.equal(outputs[0][1], outputs[1][1])
