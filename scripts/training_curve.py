@@ -130,7 +130,7 @@ def main() -> int:
     print(f"where the validation pairs go: {misses(w, maps, pairs, labels)}")
     if args.cosine or args.blur:  # not the model equibench run would train: keep it out of the checkpoints
         return 0
-    checkpoint = args.cache_dir / "checkpoints" / f"{p.model.name}-{p.config_hash}.pt"
+    checkpoint = p.checkpoint
     with atomic_path(checkpoint) as tmp:
         torch.save(model.state_dict(), tmp)
     print(f"checkpoint: {checkpoint} (equibench run with the same options scores it)")

@@ -92,6 +92,32 @@ def test_a_second_identical_run_loads_the_checkpoint(tmp_path: Path) -> None:
     assert a["metrics"] == b["metrics"]
 
 
+def test_a_new_plugin_version_retrains_and_a_sweep_scores_its_records_again(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A checkpoint is kept per plugin version (Encoder.version), so a plugin whose training changed
+    retrains instead of loading what its old code trained; its records say their version, and a
+    sweep's finished-cell check wants the current one (a record from before versions counts as 0)."""
+    from equibench_plugins.reference import PrincipalComponents
+
+    from equibench.sweep.cells import Planned, is_done
+
+    args = ("--model", "pca", "--dataset", "digits-rot4", "--set", "components=12")
+    assert _run(tmp_path / "a", *args) == 0
+    monkeypatch.setattr(PrincipalComponents, "version", 1)
+    assert _run(tmp_path / "b", *args) == 0
+    assert _run(tmp_path / "c", *args) == 0
+    a, b, c = (json.loads(next((tmp_path / o).glob("*.json")).read_text()) for o in ("a", "b", "c"))
+    assert (a["versions"]["plugin"], b["versions"]["plugin"]) == ("0", "1")
+    assert not b["checkpoint"]["loaded"] and b["checkpoint"]["file"].endswith("-v1.pt") and c["checkpoint"]["loaded"]
+    assert a["config_hash"] == b["config_hash"] and a["metrics"] == b["metrics"]  # same name, same (deterministic) fit
+    record = next((tmp_path / "a").glob("*.json"))
+    key = (a["config_hash"], a["dataset_hash"], a["seed"])
+    assert is_done(Planned(None, record, (*key, "0"))) and not is_done(Planned(None, record, (*key, "1")))
+    del a["versions"]["plugin"]
+    record.write_text(json.dumps(a))
+    assert is_done(Planned(None, record, (*key, "0")))
+
+
 def test_an_interrupted_run_writes_no_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                              capsys: pytest.CaptureFixture) -> None:
     def interrupted(*args, **kwargs):

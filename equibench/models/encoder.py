@@ -66,6 +66,8 @@ class Encoder(ABC):
     # leaderboard shows them in a calibration block of their own, never ranked against learned models
     supervision: ClassVar[str] = "none"  # "labels" where fit() uses the base labels; the runner
     # reads it from the instance, so a property may override it where it depends on the config
+    version: ClassVar[int] = 0  # bump it when a change makes the plugin train or encode differently:
+    # checkpoints are kept per version, and a sweep scores a record of another version again
 
     def __init__(self, config: dict[str, Any], spec: DataSpec, device: torch.device) -> None:
         self.config = config

@@ -98,6 +98,13 @@ class RunPlan:
         return record_name(self.model.name, self.card.id, self.profile, self.request.seed, self.config_hash)
 
     @property
+    def checkpoint(self) -> Path:
+        """Where the trained model is cached: under the config hash and, from version 1 on, the
+        plugin's version (``Encoder.version``), so that a plugin that now trains otherwise retrains."""
+        version = self.model.cls.version
+        return self.request.cache_dir / "checkpoints" / f"{self.model.name}-{self.config_hash}{f'-v{version}' if version else ''}.pt"
+
+    @property
     def record_path(self) -> Path:
         if self.request.out_dir is None:
             raise ValueError("a run without out_dir writes no record")
@@ -138,7 +145,7 @@ def run(req: RunRequest, progress: Progress = default_progress) -> Path:
     p = plan(req, progress)
     seed_everything(req.seed)
     model = construct(p.model.cls, p.model.name, p.config, p.spec, p.device, req.overrides)  # every call guarded
-    checkpoint = req.cache_dir / "checkpoints" / f"{p.model.name}-{p.config_hash}.pt"
+    checkpoint = p.checkpoint
     loaded = checkpoint.is_file() and not req.retrain
     with p.watch.stage("fit"):
         if loaded:
@@ -196,7 +203,7 @@ def measure(p: RunPlan, model: Encoder, checkpoint: dict[str, Any], started: flo
         config=p.config,
         config_hash=p.config_hash,
         checkpoint=checkpoint,
-        versions=versions(),
+        versions={**versions(), "plugin": str(p.model.cls.version)},
         hardware=hardware(p.device),
         timings_s={**p.watch.seconds, **{f"metric.{k}": v for k, v in ev.watch.seconds.items()},
                    "total": round(time.perf_counter() - started, 3)},

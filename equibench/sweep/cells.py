@@ -48,7 +48,7 @@ class Planned:
 
     cell: Cell
     record: Path | None  # where its record goes; None when planning failed
-    key: tuple[str, str, int] | None = None  # (config hash, dataset hash, seed) the record must name
+    key: tuple[str, str, int, str] | None = None  # (config hash, dataset hash, seed, plugin version) the record must name
     error: str = ""
     details: str = ""
 
@@ -61,17 +61,22 @@ def plan_cell(cell: Cell, request: RunRequest) -> Planned:
         return Planned(cell, None, error=str(exc), details=str(exc))
     except Exception as exc:  # a plugin's default_config() crashing is that cell's failure only
         return Planned(cell, None, error=f"{type(exc).__name__}: {exc}", details=traceback.format_exc())
-    return Planned(cell, p.record_path, (p.config_hash, p.data.content_hash, request.seed))
+    return Planned(cell, p.record_path, (p.config_hash, p.data.content_hash, request.seed, str(p.model.cls.version)))
 
 
 def is_done(p: Planned) -> bool:
-    """True when the cell's record exists, parses, names the same config, dataset and seed and was
-    scored by this metric version (an older record is scored again, its file replaced)."""
+    """True when the cell's record exists, parses, names the same config, dataset, seed and plugin
+    version (``versions.plugin``, "0" where a record predates it) and was scored by this metric
+    version (an older record is scored again, its file replaced)."""
     if p.record is None:
         return False
     try:
         record = json.loads(p.record.read_text())
     except (OSError, ValueError):
         return False
-    return isinstance(record, dict) and (record.get("config_hash"), record.get("dataset_hash"), record.get("seed"),
-                                         record.get("metric_version")) == (*p.key, METRIC_VERSION)
+    if not isinstance(record, dict):
+        return False
+    versions = record.get("versions")
+    plugin = versions.get("plugin", "0") if isinstance(versions, dict) else None
+    return (record.get("config_hash"), record.get("dataset_hash"), record.get("seed"), plugin,
+            record.get("metric_version")) == (*p.key, METRIC_VERSION)
