@@ -102,7 +102,8 @@ class RunPlan:
         """Where the trained model is cached: under the config hash and, from version 1 on, the
         plugin's version (``Encoder.version``), so that a plugin that now trains otherwise retrains."""
         version = self.model.cls.version
-        return self.request.cache_dir / "checkpoints" / f"{self.model.name}-{self.config_hash}{f'-v{version}' if version else ''}.pt"
+        tag = f"-v{version}" if version else ""
+        return self.request.cache_dir / "checkpoints" / f"{self.model.name}-{self.config_hash}{tag}.pt"
 
     @property
     def record_path(self) -> Path:
