@@ -29,13 +29,12 @@ import numpy as np
 import torch
 from sklearn.decomposition import PCA
 from sklearn.linear_model import RidgeCV
-from threadpoolctl import threadpool_limits
 
 from equibench.metrics.heads import PAIR_SEED, fit_mlp, held_out
 from equibench.metrics.pairs import CyclicPairs, PairBatch, ViewPairs
 from equibench.models.encoder import Operator
 from equibench.metrics.commutativity import varying_columns
-from equibench.metrics.representation import ONE_THREAD
+from equibench.metrics.representation import one_thread
 
 ALPHAS = np.logspace(-3, 4, 8)
 HARMONICS = 2
@@ -54,7 +53,7 @@ class Whitener:
     covariance rather than an SVD of the data: 4x faster on raw pixels (6480 x 1525 on
     digits-rothue18: 0.8 s against 3.5 s), with whitened test codes equal to 1e-12 of their
     scale, and every metric of the published records reproduced to 1e-9 relative or better. Fitted
-    and applied on one BLAS thread, as the heads' inputs are (``representation.ONE_THREAD``)."""
+    and applied on one BLAS thread, as the heads' inputs are (``representation.one_thread``)."""
 
     pca: PCA
     columns: torch.Tensor
@@ -64,12 +63,12 @@ class Whitener:
         flat = z.reshape(-1, z.shape[-1])
         columns = varying_columns(flat)
         pca = PCA(n_components=variance, whiten=True, svd_solver="covariance_eigh")
-        with threadpool_limits(**ONE_THREAD):
+        with one_thread():
             pca.fit(flat[:, columns].double().numpy())
         return cls(pca, columns)
 
     def __call__(self, z: torch.Tensor) -> torch.Tensor:
-        with threadpool_limits(**ONE_THREAD):
+        with one_thread():
             flat = self.pca.transform(z.reshape(-1, z.shape[-1])[:, self.columns].double().numpy())
         return torch.from_numpy(flat).reshape(*z.shape[:-1], -1)
 

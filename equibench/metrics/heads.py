@@ -63,7 +63,7 @@ def fit_mlp(x: Rows, y: Rows, x_held: Rows, y_held: Rows, seed: int) -> Callable
     params = [p.requires_grad_() for p in first + last]
 
     def forward(inputs: torch.Tensor) -> torch.Tensor:
-        return torch.relu(inputs @ params[0].T + params[1]) @ params[2].T + params[3]
+        return _mlp(params, inputs)
 
     optimiser = torch.optim.Adam(params, lr=LR)
     best, kept, waited, step = math.inf, [p.detach().clone() for p in params], 0, 0
@@ -83,9 +83,13 @@ def fit_mlp(x: Rows, y: Rows, x_held: Rows, y_held: Rows, seed: int) -> Callable
     return _predictor(kept)
 
 
+def _mlp(params: list[torch.Tensor], inputs: torch.Tensor) -> torch.Tensor:
+    """relu(inputs W1' + b1) W2' + b2."""
+    return torch.relu(inputs @ params[0].T + params[1]) @ params[2].T + params[3]
+
+
 def _predictor(params: list[torch.Tensor]) -> Callable[[np.ndarray], np.ndarray]:
     def predict(inputs: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            h = torch.relu(torch.as_tensor(inputs, dtype=torch.float32) @ params[0].T + params[1])
-            return (h @ params[2].T + params[3]).double().numpy()
+            return _mlp(params, torch.as_tensor(inputs, dtype=torch.float32)).double().numpy()
     return predict

@@ -14,12 +14,13 @@ from threadpoolctl import threadpool_limits
 from equibench.metrics.commutativity import varying_columns
 
 MAX_WIDTH = 256
-ONE_THREAD = {"limits": 1}
-"""``threadpool_limits`` for the linear algebra in front of the heads and the probe. Its rounding
-follows the BLAS thread count, and the MLP heads, trained for thousands of steps, amplify that
-rounding: the same pixels scored on 1 and on 2 threads gave ``transform_r2`` 0.938 and 0.921 on
-digits-shift7. On one thread every metric is the same whatever the machine's thread count (the
-board's cells run on one thread each), for a second or so more on raw pixels."""
+def one_thread() -> threadpool_limits:
+    """BLAS on one thread, for the linear algebra in front of the heads and the probe. Its rounding
+    follows the BLAS thread count, and the MLP heads, trained for thousands of steps, amplify that
+    rounding: the same pixels scored on 1 and on 2 threads gave ``transform_r2`` 0.938 and 0.921 on
+    digits-shift7. On one thread every metric is the same whatever the machine's thread count (the
+    board's cells run on one thread each), for a second or so more on raw pixels."""
+    return threadpool_limits(limits=1)
 
 
 def participation_ratio(z: torch.Tensor) -> float:
@@ -41,15 +42,15 @@ def standardiser(z_fit: torch.Tensor) -> Callable[[torch.Tensor], np.ndarray]:
     conditioned (a logistic probe on 784 standardised pixels needs 600 L-BFGS steps and 27 s on 2
     cores, on 256 components 60 steps and under a second, with the same accuracy to 0.02). A ``fit``
     split of fewer than ``MAX_WIDTH`` + 1 codes keeps one component fewer than it has codes (the
-    last has no variance left to whiten). Fitted and applied on one BLAS thread (:data:`ONE_THREAD`)."""
+    last has no variance left to whiten). Fitted and applied on one BLAS thread (:func:`one_thread`)."""
     flat = z_fit.reshape(-1, z_fit.shape[-1]).double().numpy()
     wide = flat.shape[1] > MAX_WIDTH
     components = min(MAX_WIDTH, len(flat) - 1)
-    with threadpool_limits(**ONE_THREAD):
+    with one_thread():
         scale = (PCA(components, whiten=True, random_state=0) if wide else StandardScaler()).fit(flat)
 
     def transform(z: torch.Tensor) -> np.ndarray:
-        with threadpool_limits(**ONE_THREAD):
+        with one_thread():
             return scale.transform(z.reshape(-1, z.shape[-1]).double().numpy()).reshape(*z.shape[:-1], -1)
     return transform
 
@@ -60,15 +61,15 @@ def fit_probe(x_fit: np.ndarray, labels_fit: torch.Tensor, seed: int) -> Logisti
     fitted operators use, which drops low-variance dimensions that carry the label (it kept 9 of 144
     dimensions of the quick tvae). Newton-CG converges in about 20 steps where L-BFGS needs hundreds
     on nearly invariant codes (3 s against 36 s on a 2-epoch tvae's codes, the same accuracy to 1e-3).
-    Fitted once, it scores every test split; fitted and applied on one BLAS thread (:data:`ONE_THREAD`:
+    Fitted once, it scores every test split; fitted and applied on one BLAS thread (:func:`one_thread`:
     on 2, a few test views changed side, 7e-4 of the accuracy)."""
     probe = LogisticRegression(solver="newton-cg", max_iter=1000, random_state=seed)
-    with threadpool_limits(**ONE_THREAD):
+    with one_thread():
         return probe.fit(x_fit.reshape(-1, x_fit.shape[-1]), labels_fit.repeat_interleave(x_fit.shape[1]).numpy())
 
 
 def probe_accuracy(probe: LogisticRegression, x_test: np.ndarray, labels_test: torch.Tensor) -> float:
     """Accuracy of :func:`fit_probe`'s probe on every view ``x_test[S, V, d]`` of a test split."""
-    with threadpool_limits(**ONE_THREAD):
+    with one_thread():
         predicted = probe.predict(x_test.reshape(-1, x_test.shape[-1]))
     return float((predicted == labels_test.repeat_interleave(x_test.shape[1]).numpy()).mean())
