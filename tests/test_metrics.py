@@ -11,11 +11,12 @@ import torch
 from equibench.metrics.capsules import eeq_tvae
 from equibench.metrics.commutativity import identity, is_collapsed
 from equibench.metrics.fitted import (
-    ALPHAS, RidgeLOO, Whitener, fit_operators, fitted_operator, homomorphism_error, transform_accuracy,
+    Whitener, fit_operators, fitted_operator, homomorphism_error, transform_accuracy,
 )
 from equibench.metrics.operator_scores import commutativity
 from equibench.metrics.pairs import CyclicPairs
 from equibench.metrics.representation import participation_ratio
+from equibench.metrics.ridge import ALPHAS, ConditionedRidgeLOO, RidgeLOO
 from equibench.metrics.suite import METRICS, evaluate
 from equibench.models.encoder import DataSpec, Encoder
 from equibench.models.operators import capsule_roll
@@ -174,6 +175,29 @@ def test_ridge_loo_is_ridgecv(rows, noise, alpha, intercept):
         assert np.allclose(ridge.coef, reference.coef_, rtol=1e-12, atol=1e-13 * scale)
         assert np.allclose(ridge.intercept, reference.intercept_, rtol=1e-12, atol=1e-13 * scale)
         assert np.allclose(ridge.predict(x).ravel(), reference.predict(x).ravel(), rtol=1e-12, atol=1e-12 * np.abs(y).max())
+
+
+@pytest.mark.parametrize("codes, noise, alpha", [(300, 0.5, 0.1), (300, 40.0, 1000.0), (6, 1.0, 1.0)],
+                         ids=["weak", "strong", "few-rows"])
+def test_conditioned_ridge_is_the_ridge_on_the_formed_design(codes, noise, alpha):
+    """The view datasets' conditioned operator never forms its Kronecker design phi (x) x; fitted on
+    that design formed row by row, RidgeLOO gives the same strength, coefficients and leave-one-out
+    choice. Each code is paired with 5 elements of its own, so every sum the structured route
+    regroups (the Gram blocks, x'y, the leverages, the fitted values) is a sum over several rows.
+    The noise moves the strength (0.1 and 1000 win); with 6 codes (30 rows) the design is wider than tall
+    and is formed (RidgeLOO's RidgeCV route)."""
+    rng = np.random.default_rng(1)
+    blocks, features, width, targets = 5, 4, 9, 7
+    x = rng.standard_normal((codes, width)) * rng.uniform(0.2, 3.0, width)
+    phi = np.concatenate([np.ones((codes, blocks, 1)), rng.uniform(-1, 1, (codes, blocks, features - 1))], axis=2)
+    design = (phi[:, :, :, None] * x[:, None, None, :]).reshape(codes * blocks, features * width)
+    assert design[blocks + 2, 3 * width + 5] == phi[1, 2, 3] * x[1, 5]  # row (i, d), column m w + a
+    y = design @ rng.standard_normal((features * width, targets)) + noise * rng.standard_normal((codes * blocks, targets))
+    reference = RidgeLOO(design).fit(y)
+    ridge = ConditionedRidgeLOO(x, phi).fit(y.reshape(codes, blocks, targets))
+    assert ridge.alpha == reference.alpha == pytest.approx(alpha)
+    assert np.allclose(ridge.coef, reference.coef, rtol=1e-10, atol=1e-12 * np.abs(reference.coef).max())
+    assert not ridge.intercept.any()
 
 
 def test_the_heads_inputs_do_not_depend_on_the_thread_count():

@@ -25,18 +25,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from sklearn.decomposition import PCA
-from sklearn.linear_model import RidgeCV
 
 from equibench.metrics.heads import PAIR_SEED, fit_mlp, held_out
 from equibench.metrics.pairs import CyclicPairs, PairBatch, ViewPairs
 from equibench.models.encoder import Operator
 from equibench.metrics.commutativity import varying_columns
 from equibench.metrics.representation import one_thread
+from equibench.metrics.ridge import ConditionedRidgeLOO, RidgeLOO
 
-ALPHAS = np.logspace(-3, 4, 8)
 HARMONICS = 2
 MLP_PAIRS = 8000  # pairs of fit's training base images for the MLP operator, and 1/4 as many held-out ones
 DESIGN_COLUMNS = 2048  # the linear conditioned operator's design at most: raw RGB pixels of the 3D set whiten
@@ -148,76 +146,30 @@ def _all_pairs(w: torch.Tensor, pairs: ViewPairs) -> tuple[torch.Tensor, torch.T
     return x, y, torch.cat([b.element for b in batches])
 
 
-@dataclass(frozen=True)
-class Ridge:
-    """A fitted ridge regression: ``y ~ x @ coef.T + intercept``, at strength ``alpha``."""
-
-    coef: np.ndarray  # [t, p]
-    intercept: np.ndarray  # [t]; zeros without an intercept
-    alpha: float
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return x @ self.coef.T + self.intercept
-
-
-class RidgeLOO:
-    """Ridge regressions of any float64 targets ``y[n, t]`` on one float64 design ``x[n, p]``, each
-    strength the one among ``ALPHAS`` with the least mean squared leave-one-out error over every
-    target: scikit-learn's ``RidgeCV(alphas=ALPHAS, fit_intercept=intercept)`` in its mode for
-    n > p (an eigendecomposition of x'x, of the centred x with an intercept, whose leverage 1/n is
-    added), with x decomposed once for every target set fitted on it.
-
-    For every strength RidgeCV forms V D V' (p^3), x V D V' to read its leverages (n p^2) and the
-    fitted values (n p t); here x V and its squares are formed once, and a strength costs n p t
-    (fitted values) and n p (leverages). On the 3D quick card's conditioned design for pixels (28,000
-    x 2,040, 719 targets) the fit took 13 s instead of 40 (2 cores); the 17 maps of an 18-step
-    dataset share one decomposition. Strength, coefficients and intercept equal RidgeCV's (tested to
-    1e-12 relative; about 1e-14 measured), with and without intercept. Where n <= p RidgeCV
-    decomposes the Gram matrix x x' instead, and is called as it is."""
-
-    def __init__(self, x: np.ndarray, intercept: bool = False) -> None:
-        self.intercept, self.gram = intercept, len(x) <= x.shape[1]
-        self.offset = x.mean(0) if intercept and not self.gram else np.zeros(x.shape[1])
-        self.x = x - self.offset if intercept and not self.gram else x  # no copy without centring
-        if self.gram:
-            return
-        self.eigvals, self.v = np.linalg.eigh(self.x.T @ self.x)
-        self.xv = self.x @ self.v
-        self.leverage = self.xv ** 2
-        self.base = 1 - (1 / len(x) if intercept else 0)  # 1 minus the intercept's leverage
-
-    def fit(self, y: np.ndarray) -> Ridge:
-        """The ridge regression of ``y[n, t]`` on the design."""
-        if self.gram:
-            ridge = RidgeCV(alphas=ALPHAS, fit_intercept=self.intercept).fit(self.x, y)
-            return Ridge(np.atleast_2d(ridge.coef_), np.zeros(y.shape[1]) + ridge.intercept_, float(ridge.alpha_))
-        y_offset = y.mean(0) if self.intercept else np.zeros(y.shape[1])
-        y = y - y_offset if self.intercept else y
-        b = self.v.T @ (self.x.T @ y)
-        best, chosen = None, None
-        for alpha in ALPHAS:
-            d = 1 / (self.eigvals + alpha)
-            loo = (y - self.xv @ (d[:, None] * b)) / (self.base - self.leverage @ d)[:, None]
-            score = -(loo ** 2).mean()
-            if best is None or score > best:  # the first of equal scores, as RidgeCV
-                best, chosen = score, alpha
-        coef = (self.v @ ((1 / (self.eigvals + chosen))[:, None] * b)).T
-        return Ridge(coef, y_offset - self.offset @ coef.T, float(chosen))
-
-
 def fit_conditional(w: torch.Tensor, pairs: ViewPairs) -> Operator:
     """The ridge-fitted ``M(g) = sum_m phi_m(g) M_m`` on whitened codes of ``fit``, as an operator
     ``rho(w, g)`` with one element per row. The design phi(g) (x) f(x) keeps at most
     ``DESIGN_COLUMNS`` columns: f(x) enters by its leading ``DESIGN_COLUMNS // F`` whitened
-    components (sorted by variance) and every component is predicted."""
-    x, y, g = _all_pairs(w, pairs)
-    phi = _conditioning(pairs, g)
-    width = DESIGN_COLUMNS // phi.shape[1]
-    design = (phi[:, :, None] * x[:, None, :width]).flatten(1)
-    coef = torch.from_numpy(RidgeLOO(design.numpy()).fit(y.numpy()).coef)
+    components (sorted by variance) and every component is predicted. Every view is a source once
+    per view offset (:meth:`ViewPairs.batches`), so the design is :class:`ConditionedRidgeLOO`'s."""
+    views, flat = w.shape[1], w.flatten(0, 1).double()
+    batches = list(pairs.batches())
+    phi = torch.stack([_conditioning(pairs, b.element) for b in batches], dim=1)  # [S V, V - 1, F]
+    y = torch.stack([flat[b.orbit * views + b.target] for b in batches], dim=1)
+    width = min(DESIGN_COLUMNS // phi.shape[-1], flat.shape[1])
+    coef = torch.from_numpy(ConditionedRidgeLOO(flat[:, :width].numpy(), phi.numpy()).fit(y.numpy()).coef)
+    maps = coef.unflatten(1, (phi.shape[-1], width)).permute(2, 1, 0).flatten(1)  # [width, F t]: every M_m
+    last: dict[str, torch.Tensor] = {}
 
     def rho(w: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-        return (_conditioning(pairs, g)[:, :, None] * w.double()[:, None, :width]).flatten(1) @ coef.T
+        """sum_m phi_m(g) M_m w. The products M_m w are kept for the codes of the last call: the
+        metrics call an operator with every view as the source once per view offset, the same codes
+        with other elements each time (raw pixels of the 3D quick card: 1.0 s a test split with
+        the products formed at every call, 0.4 s with them kept)."""
+        w = w.double()[:, :width]
+        if "codes" not in last or not torch.equal(last["codes"], w):
+            last["codes"], last["products"] = w.clone(), (w @ maps).unflatten(1, (phi.shape[-1], -1))
+        return (_conditioning(pairs, g)[:, None, :] @ last["products"]).squeeze(1)
 
     return rho
 

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from sklearn.metrics import r2_score
 
-from equibench.metrics.fitted import Ridge, RidgeLOO
+from equibench.metrics.ridge import Ridge, RidgeLOO
 from equibench.metrics.heads import PAIR_SEED, fit_mlp, held_out
 from equibench.metrics.pairs import CyclicPairs, ViewPairs
 
