@@ -8,6 +8,7 @@ the label, so that a constant, collapsed or information-free encoder cannot top 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -29,7 +30,9 @@ from equibench.metrics.fitted import (
 from equibench.metrics.operator_scores import score_operator
 from equibench.metrics.pairs import CyclicPairs, ViewPairs, pairs_of
 from equibench.metrics.regression import TransformHeads
-from equibench.metrics.representation import fit_probe, participation_ratio, probe_accuracy, standardiser
+from equibench.metrics.representation import (
+    fit_probe, one_thread, participation_ratio, probe_accuracy, standardiser,
+)
 from equibench.models.checks import check_latents, checked_invariant, checked_operator, encode_split
 from equibench.models.encoder import Encoder, NotMeasurable, Progress
 from equibench.models.operators import capsule_roll
@@ -192,9 +195,9 @@ class Fitted:
 
 def _fit(ev: Evaluation, model_seed: int, z_fit: torch.Tensor, labels: torch.Tensor,
          fit_pairs: CyclicPairs | ViewPairs, invariant: slice | None) -> Fitted:
+    with ev.watch.stage("standardise"):
+        whiten, w_fit, scale, x_fit = _standardise(z_fit)
     with ev.watch.stage("fit_operators"):
-        whiten = Whitener.fit(z_fit)
-        w_fit = whiten(z_fit)
         if isinstance(fit_pairs, CyclicPairs):
             maps = fit_operators(w_fit, fit_pairs)
             operators = {"_fitted": fitted_operator(maps)}
@@ -204,9 +207,23 @@ def _fit(ev: Evaluation, model_seed: int, z_fit: torch.Tensor, labels: torch.Ten
     if maps is None:
         with ev.watch.stage("fit_operators_mlp"):
             operators["_fitted_mlp"] = fit_conditional_mlp(w_fit, fit_pairs, model_seed)
-    with ev.watch.stage("standardise"):
+    return Fitted(whiten, operators, maps, scale, x_fit, labels, fit_pairs, model_seed, invariant, z_fit)
+
+
+def _standardise(z_fit: torch.Tensor) -> tuple[Whitener, torch.Tensor, Callable, Any]:
+    """The fitted operators' whitening and the heads' standardiser, fitted on ``fit`` codes and
+    applied to them. Each runs on one BLAS thread (``representation.one_thread``: their rounding
+    must not follow the thread count), so the two run side by side, one thread each, under one
+    limit for both (a limit set and lifted by each would let the other's calls see 2 threads)."""
+    def whitening() -> tuple[Whitener, torch.Tensor]:
+        whiten = Whitener.fit(z_fit)
+        return whiten, whiten(z_fit)
+
+    with one_thread(), ThreadPoolExecutor(1) as pool:
+        whitened = pool.submit(whitening)
         scale = standardiser(z_fit)
-    return Fitted(whiten, operators, maps, scale, scale(z_fit), labels, fit_pairs, model_seed, invariant, z_fit)
+        x_fit = scale(z_fit)
+        return *whitened.result(), scale, x_fit
 
 
 def _score_split(ev: Evaluation, declared: dict[str, Callable | None], fitted: Fitted, z: torch.Tensor,
