@@ -216,3 +216,19 @@ def test_the_heads_inputs_do_not_depend_on_the_thread_count():
             outputs.append((standardiser(z)(z), Whitener.fit(z)(z)))
     assert np.array_equal(outputs[0][0], outputs[1][0])
     assert torch.equal(outputs[0][1], outputs[1][1])
+
+
+def test_the_whitening_and_the_standardiser_fitted_side_by_side_are_the_ones_fitted_alone():
+    """The suite fits the two one-thread stages at once (suite._standardise): the same bits as each
+    fitted alone, whitened and standardised fit codes included, on a 2-thread BLAS."""
+    from threadpoolctl import threadpool_limits
+
+    from equibench.metrics.representation import standardiser
+    from equibench.metrics.suite import _standardise
+
+    g = torch.Generator().manual_seed(1)
+    z = torch.rand(120, 18, 400, generator=g) * (torch.rand(120, 18, 400, generator=g) > 0.6)
+    with threadpool_limits(limits=2):
+        whiten, w_fit, scale, x_fit = _standardise(z)
+    assert torch.equal(w_fit, Whitener.fit(z)(z)) and torch.equal(whiten(z), w_fit)
+    assert np.array_equal(x_fit, standardiser(z)(z)) and np.array_equal(scale(z), x_fit)
