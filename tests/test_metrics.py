@@ -196,6 +196,8 @@ def test_conditioned_ridge_is_the_ridge_on_the_formed_design(codes, noise, alpha
     reference = RidgeLOO(design).fit(y)
     ridge = ConditionedRidgeLOO(x, phi).fit(y.reshape(codes, blocks, targets))
     assert ridge.alpha == reference.alpha == pytest.approx(alpha)
+    if codes > 6:  # the leave-one-out error at every strength, which decides the strength
+        assert np.allclose(ridge.errors, reference.errors, rtol=1e-10, atol=0)
     assert np.allclose(ridge.coef, reference.coef, rtol=1e-10, atol=1e-12 * np.abs(reference.coef).max())
     assert not ridge.intercept.any()
 

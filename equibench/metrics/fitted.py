@@ -76,8 +76,8 @@ def fit_operators(w: torch.Tensor, pairs: CyclicPairs) -> dict[int, torch.Tensor
     one per relative element of ``pairs``, and ``M_e = I`` for the identity (element 0)."""
     views, flat = w.shape[1], w.flatten(0, 1)
     maps = {0: torch.eye(w.shape[2], dtype=torch.float64)}
-    design = RidgeLOO(flat.numpy())  # each batch's sources are every view once, in order (CyclicPairs.batches)
-    for batch in pairs.batches():
+    design = RidgeLOO(flat.numpy())
+    for batch in _by_source(pairs, views, len(flat)):
         y = flat[batch.orbit * views + batch.target].numpy()
         maps[batch.element] = torch.from_numpy(design.fit(y).coef).double()
     return maps
@@ -137,13 +137,22 @@ def _conditioning(pairs: ViewPairs, elements: torch.Tensor) -> torch.Tensor:
     return torch.cat([torch.ones(len(features), 1, dtype=torch.float64), features], dim=1)
 
 
-def _all_pairs(w: torch.Tensor, pairs: ViewPairs) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(f(x), f(g . x), g) over every pair of ``pairs``, on codes ``w[S, V, d]``."""
+def _by_source(pairs: CyclicPairs | ViewPairs, views: int, count: int) -> list[PairBatch]:
+    """The batches of ``pairs``, whose sources must be every one of the ``count`` views once, in
+    order (:meth:`CyclicPairs.batches`, :meth:`ViewPairs.batches`): the fitted operators' designs
+    share that one source matrix."""
+    batches, every_view = list(pairs.batches()), torch.arange(count)
+    assert all(torch.equal(b.orbit * views + b.source, every_view) for b in batches), "pairs not batched by source"
+    return batches
+
+
+def _stacked_pairs(w: torch.Tensor, pairs: ViewPairs) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Every view's code f(x) ``[S V, d]`` of codes ``w[S, V, d]``, and for each view as the source
+    of each batch of ``pairs``: the target's code f(g . x) ``[S V, B, d]`` and g ``[S V, B, p]``."""
     views, flat = w.shape[1], w.flatten(0, 1).double()
-    batches = list(pairs.batches())
-    x = torch.cat([flat[b.orbit * views + b.source] for b in batches])
-    y = torch.cat([flat[b.orbit * views + b.target] for b in batches])
-    return x, y, torch.cat([b.element for b in batches])
+    batches = _by_source(pairs, views, len(flat))
+    y = torch.stack([flat[b.orbit * views + b.target] for b in batches], dim=1)
+    return flat, y, torch.stack([b.element for b in batches], dim=1)
 
 
 def fit_conditional(w: torch.Tensor, pairs: ViewPairs) -> Operator:
@@ -152,10 +161,8 @@ def fit_conditional(w: torch.Tensor, pairs: ViewPairs) -> Operator:
     ``DESIGN_COLUMNS`` columns: f(x) enters by its leading ``DESIGN_COLUMNS // F`` whitened
     components (sorted by variance) and every component is predicted. Every view is a source once
     per view offset (:meth:`ViewPairs.batches`), so the design is :class:`ConditionedRidgeLOO`'s."""
-    views, flat = w.shape[1], w.flatten(0, 1).double()
-    batches = list(pairs.batches())
-    phi = torch.stack([_conditioning(pairs, b.element) for b in batches], dim=1)  # [S V, V - 1, F]
-    y = torch.stack([flat[b.orbit * views + b.target] for b in batches], dim=1)
+    flat, y, g = _stacked_pairs(w, pairs)
+    phi = _conditioning(pairs, g.flatten(0, 1)).unflatten(0, g.shape[:2])  # [S V, V - 1, F]
     width = min(DESIGN_COLUMNS // phi.shape[-1], flat.shape[1])
     coef = torch.from_numpy(ConditionedRidgeLOO(flat[:, :width].numpy(), phi.numpy()).fit(y.numpy()).coef)
     maps = coef.unflatten(1, (phi.shape[-1], width)).permute(2, 1, 0).flatten(1)  # [width, F t]: every M_m
@@ -165,7 +172,8 @@ def fit_conditional(w: torch.Tensor, pairs: ViewPairs) -> Operator:
         """sum_m phi_m(g) M_m w. The products M_m w are kept for the codes of the last call: the
         metrics call an operator with every view as the source once per view offset, the same codes
         with other elements each time (raw pixels of the 3D quick card: 1.0 s a test split with
-        the products formed at every call, 0.4 s with them kept)."""
+        the products formed at every call, 0.4 s with them kept; they hold S V x F x t float64
+        numbers, 230 MB there, until the operator is dropped)."""
         w = w.double()[:, :width]
         if "codes" not in last or not torch.equal(last["codes"], w):
             last["codes"], last["products"] = w.clone(), (w @ maps).unflatten(1, (phi.shape[-1], -1))
@@ -180,7 +188,9 @@ def fit_conditional_mlp(w: torch.Tensor, pairs: ViewPairs, seed: int) -> Operato
     generator = torch.Generator().manual_seed(PAIR_SEED)
 
     def design(index: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor]:
-        x, y, g = _all_pairs(w[index], pairs.take(index))
+        flat, y, g = _stacked_pairs(w[index], pairs.take(index))
+        # every pair, batch after batch: the order the fixed subset is drawn from
+        x, y, g = flat.repeat(y.shape[1], 1), y.transpose(0, 1).flatten(0, 1), g.transpose(0, 1).flatten(0, 1)
         chosen = torch.randperm(len(x), generator=generator)[:count]
         return torch.cat([x, _conditioning(pairs, g)], dim=1)[chosen], y[chosen]
 

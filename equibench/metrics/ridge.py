@@ -25,6 +25,7 @@ class Ridge:
     coef: np.ndarray  # [t, p]
     intercept: np.ndarray  # [t]; zeros without an intercept
     alpha: float
+    errors: np.ndarray | None = None  # the mean squared leave-one-out error at each of ALPHAS (None: RidgeCV's)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return x @ self.coef.T + self.intercept
@@ -78,9 +79,10 @@ class RidgeLOO:
             d = 1 / (self.eigvals + alpha)
             loo = (y - self.xv @ (d[:, None] * b)) / (self.base - self.leverage @ d)[:, None]
             errors.append((loo ** 2).mean())
-        chosen = ALPHAS[_choose(np.array(errors))]
+        errors = np.array(errors)
+        chosen = ALPHAS[_choose(errors)]
         coef = (self.v @ ((1 / (self.eigvals + chosen))[:, None] * b)).T
-        return Ridge(coef, y_offset - self.offset @ coef.T, float(chosen))
+        return Ridge(coef, y_offset - self.offset @ coef.T, float(chosen), errors)
 
 
 class ConditionedRidgeLOO:
@@ -92,13 +94,13 @@ class ConditionedRidgeLOO:
 
     The same regression, to rounding, without forming the design:
     - x'x is F (F + 1) / 2 products x' diag(c_mn) x, with c_mn[i] = sum_d phi[i, d, m] phi[i, d, n]
-      (F w^2 M instead of F^2 w^2 D M);
+      (F (F + 1) / 2 w^2 M multiplications instead of F^2 w^2 D M);
     - a row of x V is sum_m phi[i, d, m] (x[i] V_m), V_m the rows of V for feature m: x V_m for
-      every code, then D combinations of F of them (F^2 w M instead of F^2 w^2 D M);
+      every code, then D combinations of F of them (F^2 w^2 M + F^2 w D M instead of F^2 w^2 D M);
     - the fitted values at a strength are sum_m phi[i, d, m] x[i] W_m for W = V diag(1 / (lambda +
-      alpha)) V' x'y: x W_m for every code and every target (F w M t, plus the p^2 t of W), then
-      D combinations, instead of D M F w t;
-    - x'y is x' Z_m, with Z_m[i] = sum_d phi[i, d, m] y[i, d].
+      alpha)) V' x'y: x W_m for every code and every target (F w M t, plus the F^2 w^2 t of W), then
+      D combinations (F D M t), instead of F w D M t;
+    - x'y is x' Z_m, with Z_m[i] = sum_d phi[i, d, m] y[i, d] (F w M t instead of F w D M t).
     About 5 times fewer operations on the 3D card (docs/metrics.md, "What scoring costs"). Strength
     and coefficients equal RidgeLOO's on the formed design (tested to 1e-10 relative). Where
     D M <= F w it forms the design and is RidgeLOO."""
@@ -154,8 +156,8 @@ class ConditionedRidgeLOO:
         xty = (self.x.T @ z.reshape(len(z), -1)).reshape(width, features, -1).transpose(1, 0, 2).reshape(
             features * width, -1)
         b = self.v.T @ xty
-        errors = [self._loo_error(y, self.v @ ((1 / (self.eigvals + alpha))[:, None] * b), index)
-                  for index, alpha in enumerate(ALPHAS)]
-        chosen = ALPHAS[_choose(np.array(errors))]
+        errors = np.array([self._loo_error(y, self.v @ ((1 / (self.eigvals + alpha))[:, None] * b), index)
+                           for index, alpha in enumerate(ALPHAS)])
+        chosen = ALPHAS[_choose(errors)]
         coef = (self.v @ ((1 / (self.eigvals + chosen))[:, None] * b)).T
-        return Ridge(coef, np.zeros(y.shape[-1]), float(chosen))
+        return Ridge(coef, np.zeros(y.shape[-1]), float(chosen), errors)

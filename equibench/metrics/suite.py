@@ -214,7 +214,10 @@ def _standardise(z_fit: torch.Tensor) -> tuple[Whitener, torch.Tensor, Callable,
     """The fitted operators' whitening and the heads' standardiser, fitted on ``fit`` codes and
     applied to them. Each runs on one BLAS thread (``representation.one_thread``: their rounding
     must not follow the thread count), so the two run side by side, one thread each, under one
-    limit for both (a limit set and lifted by each would let the other's calls see 2 threads)."""
+    limit for both (a limit set and lifted by each would let the other's calls see 2 threads).
+    threadpoolctl documents its limits for the main thread; they hold here because this OpenBLAS
+    (pthreads) has one process-wide thread count, and where a BLAS counts threads per calling
+    thread the inner ``one_thread`` of each fit still applies."""
     def whitening() -> tuple[Whitener, torch.Tensor]:
         whiten = Whitener.fit(z_fit)
         return whiten, whiten(z_fit)
