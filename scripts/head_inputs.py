@@ -1,53 +1,90 @@
-"""What the heads read of raw pixels with their 256 principal components whitened (the suite's
-standardiser for codes wider than 256) and with the same components at one common scale.
+"""What the R² heads and the probe read of a model's code as the suite standardises it, and at one
+common scale.
 
-The R² heads and the probe see a wide code by its 256 leading principal components, whitened, so
-that every component has unit variance: the 256th weighs as much as the first. This prints, for the
-``pixels`` code of each card, the R² heads' scores and the probe's accuracy both ways, fitted on
-``fit`` and scored on ``test`` exactly as the suite does, so that the choice can be weighed on
-numbers (docs/shapes3d.md, "The protocol's upper reference"). Nothing here changes a record.
+The heads and the probe see a code through the suite's standardiser
+(:func:`equibench.metrics.representation.standardiser`): each dimension scaled to unit variance, or,
+for a code wider than 256 (raw pixels), its 256 leading principal components whitened. Either way
+a dimension or component of little variance weighs as much as the largest. The other choice printed
+here keeps the code's own geometry up to one scale: the codes centred and divided by the root of
+their mean variance (wide codes: the same 256 components, unwhitened, at that one scale). Both are
+fitted on ``fit`` and scored on ``test`` exactly as the suite does (the first line of each cell
+reproduces its record), so that the choice can be weighed on numbers (docs/metrics.md, "What the
+heads read"). Nothing here changes a record.
 
-    .venv/bin/python scripts/head_inputs.py shapes3d-euler-views-ood digits-so2-views-ood digits-rot18
+    .venv/bin/python scripts/head_inputs.py --cells pixels:shapes3d-euler-views-ood tvae:digits-rot18
+
+A model is loaded from its checkpoint in the cache where there is one (``equibench run`` and the
+board's sweep put them there), and fitted as ``equibench run`` would otherwise, without saving it.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import torch
 from sklearn.decomposition import PCA
 
-from equibench.data.cards import load_card
-from equibench.data.orbits import load_dataset
 from equibench.metrics.pairs import pairs_of
 from equibench.metrics.regression import TransformHeads
-from equibench.metrics.representation import MAX_WIDTH, fit_probe, one_thread, probe_accuracy
+from equibench.metrics.representation import MAX_WIDTH, fit_probe, one_thread, probe_accuracy, standardiser
+from equibench.models.checks import encode_split
+from equibench.models.guard import construct
 from equibench.progress import quiet
+from equibench.runs.runner import RunRequest, plan, seed_everything
+
+
+def one_scale(z_fit: torch.Tensor) -> Callable[[torch.Tensor], np.ndarray]:
+    """Codes centred and divided by the root of their mean variance on ``fit``; wider than
+    ``MAX_WIDTH``: their leading ``MAX_WIDTH`` principal components, unwhitened, at that scale."""
+    flat = z_fit.reshape(-1, z_fit.shape[-1]).double().numpy()
+    with one_thread():
+        if flat.shape[1] > MAX_WIDTH:
+            pca = PCA(min(MAX_WIDTH, len(flat) - 1), random_state=0).fit(flat)
+            reduce, variance = pca.transform, pca.explained_variance_.mean()
+        else:
+            mean = flat.mean(0)
+            reduce, variance = (lambda x: x - mean), flat.var(0, ddof=1).mean()
+
+    def transform(z: torch.Tensor) -> np.ndarray:
+        with one_thread():
+            out = reduce(z.reshape(-1, z.shape[-1]).double().numpy()) / np.sqrt(variance)
+        return out.reshape(*z.shape[:-1], -1)
+    return transform
+
+
+def codes(model_name: str, dataset: str, seed: int, cache_dir: Path):
+    """The model's codes of ``fit`` and ``test``, from its cached checkpoint, and the dataset."""
+    p = plan(RunRequest(model_name, dataset, seed, out_dir=None, cache_dir=cache_dir), quiet)
+    seed_everything(seed)
+    model = construct(p.model.cls, p.model.name, p.config, p.spec, p.device, ())
+    if p.checkpoint.is_file():
+        model.load_state_dict(torch.load(p.checkpoint, map_location=p.device, weights_only=True))
+    else:  # as `equibench run` does: a reference encoder fits in seconds, a trained model trains
+        model.fit(p.data.splits["train"], quiet)
+    return (encode_split(model, model_name, p.data.splits[name], quiet) for name in ("fit", "test")), p.data
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("cards", nargs="+", help="dataset ids or card files")
+    parser.add_argument("--cells", nargs="+", required=True, help="model:dataset cells")
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "equibench")
     args = parser.parse_args()
-    for name in args.cards:
-        card = load_card(name)
-        data = load_dataset(card, args.cache_dir, quiet, None, False)
+    for cell in args.cells:
+        model_name, dataset = cell.split(":")
+        (z_fit, z_test), data = codes(model_name, dataset, args.seed, args.cache_dir)
         fit, test = data.splits["fit"], data.splits["test"]
-        z_fit, z_test = (split.frames.float().div(255.0).flatten(2) for split in (fit, test))  # pixels' codes
-        flat = z_fit.reshape(-1, z_fit.shape[-1]).double().numpy()
-        for whiten in (True, False):
-            with one_thread():
-                pca = PCA(MAX_WIDTH, whiten=whiten, random_state=0).fit(flat)
-                scale = 1.0 if whiten else 1 / np.sqrt(pca.explained_variance_.mean())  # unit variance on average
-                x_fit, x_test = (pca.transform(z.reshape(-1, z.shape[-1]).double().numpy()).reshape(*z.shape[:2], -1)
-                                 * scale for z in (z_fit, z_test))
-            scores = TransformHeads.fit(x_fit, pairs_of(fit, data.transformation), seed=0).score(
+        for how, make in (("the suite's", standardiser), ("one scale", one_scale)):
+            scale = make(z_fit)
+            x_fit, x_test = scale(z_fit), scale(z_test)
+            scores = TransformHeads.fit(x_fit, pairs_of(fit, data.transformation), args.seed).score(
                 x_test, pairs_of(test, data.transformation))
-            probe = probe_accuracy(fit_probe(x_fit, fit.labels, seed=0), x_test, test.labels)
-            print(f"{card.id:28s} {'whitened' if whiten else 'one scale':9s} "
-                  + "  ".join(f"{k} {v:.4f}" for k, v in scores.items()) + f"  probe_accuracy {probe:.4f}", flush=True)
+            probe = probe_accuracy(fit_probe(x_fit, fit.labels, args.seed), x_test, test.labels)
+            print(f"{cell:36s} {how:11s} " + "  ".join(f"{k} {v:.4f}" for k, v in scores.items())
+                  + f"  probe_accuracy {probe:.4f}", flush=True)
 
 
 if __name__ == "__main__":
