@@ -293,10 +293,13 @@ def test_pre_and_the_invariant_probe_are_scored_on_rotation_views_only():
     assert m["pre_orbit_fitted"] > m["pre_orbit"] and "pre_orbit" not in ev.null_reasons
     assert m["probe_accuracy_invariant"] is not None and m["probe_accuracy_invariant_ood"] is not None
     assert m["probe_accuracy_invariant"] < m["probe_accuracy"], "half the pixels keep less of the label"
-    similarity = _views("similarity")
+    similarity = _views("similarity")  # its turns alone: PRE leaves zoom and shift out
     ev = evaluate(Pixels({}, _spec(similarity), torch.device("cpu")), "pixels", similarity, progress, 0)
-    assert ev.metrics["pre_orbit"] is None and "rotation family" in ev.null_reasons["pre_orbit"]
+    assert ev.metrics["pre_orbit"] < 0.01 and "pre_orbit" not in ev.null_reasons
     assert "invariant part" in ev.null_reasons["probe_accuracy_invariant"]
+    shifts = _views("torus")
+    ev = evaluate(Pixels({}, _spec(shifts), torch.device("cpu")), "pixels", shifts, progress, 0)
+    assert ev.metrics["pre_orbit"] is None and "rotation family" in ev.null_reasons["pre_orbit"]
 
 
 def test_an_invariant_part_that_selects_nothing_is_refused_in_one_line():

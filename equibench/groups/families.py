@@ -140,6 +140,12 @@ def wrap_degrees(d: torch.Tensor) -> torch.Tensor:
     return torch.remainder(d + 180.0, 360.0) - 180.0
 
 
+def _turn_in_view(degrees: torch.Tensor) -> torch.Tensor:
+    """Canonical quaternions of turns by ``degrees`` about the viewing axis (z)."""
+    axis = torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64).expand(len(degrees), 3)
+    return quaternions.from_axis_angle(axis, torch.deg2rad(degrees.double()))
+
+
 class Abelian(Family):
     """A family whose law adds parameters (angles modulo 360 degrees)."""
 
@@ -158,9 +164,7 @@ class Rotation(Abelian):
     parameters = (Parameter("angle", "degrees", angle=True),)
 
     def quaternion(self, elements):
-        """A turn by the angle about the viewing axis (z)."""
-        axis = torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64).expand(len(elements), 3)
-        return quaternions.from_axis_angle(axis, torch.deg2rad(elements[:, 0].double()))
+        return _turn_in_view(elements[:, 0])
 
     def act(self, x, elements, smooth=False):
         zero = torch.zeros(len(x), dtype=torch.float64)
@@ -252,6 +256,11 @@ class Similarity(Family):
     def inverse(self, a):
         inverse_linear = torch.linalg.inv(self._linear(a))
         return torch.cat([-a[:, :2], -(inverse_linear @ a[:, 2:, None])[:, :, 0]], dim=1)
+
+    def quaternion(self, elements):
+        """The turn alone, as a product's rotation factor: PRE compares the views' turns, whatever
+        their zoom and shift (the angle adds under composition, so this is a homomorphism)."""
+        return _turn_in_view(elements[:, 0])
 
     def act(self, x, elements, smooth=False):
         return images.similarity(x, elements[:, 0], elements[:, 1], elements[:, 2:], smooth)

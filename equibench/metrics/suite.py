@@ -75,7 +75,8 @@ def _scores_of(suffix: str, op: str) -> dict[str, Metric]:
     out[f"pre_orbit{suffix}"] = Metric(
         "PRE (3DIEBench): mean 1 - <q, q_nn>^2 between the rotation (unit quaternion) of the view retrieved "
         "first among the same base image's views and the target view's, with " + op + "; view datasets of a "
-        "rotation family (so2, so3), or of a product with one (its rotations alone), only", **FRACTION)
+        "rotation family (so2, so3), or of a product with one (its rotations alone; similarity: its turns), only",
+        **FRACTION)
     return out
 
 
