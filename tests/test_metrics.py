@@ -158,8 +158,9 @@ def test_ridge_loo_is_ridgecv(rows, noise, alpha, intercept):
     """The fitted operators' and the linear head's ridge regression equals scikit-learn's RidgeCV
     (strength by leave-one-out): strength, coefficients, intercept and predictions, for each of the
     strengths that win here, with and without intercept, for two target sets on one decomposition
-    (and by RidgeCV itself where rows <= columns). At 32 rows the intercept's leverage 1/n decides
-    the strength."""
+    (and by RidgeCV itself where rows <= columns), and the leave-one-out error at every strength
+    (RidgeCV's ``cv_results_``), which a wrong leverage could change without moving the winner. At
+    32 rows the intercept's leverage 1/n decides the strength."""
     from sklearn.linear_model import RidgeCV
 
     rng = np.random.default_rng(0)
@@ -167,11 +168,14 @@ def test_ridge_loo_is_ridgecv(rows, noise, alpha, intercept):
     design = RidgeLOO(x, intercept)
     for targets in (4, 1):
         y = x @ rng.standard_normal((30, targets)) + 3.0 * intercept + noise * rng.standard_normal((rows, targets))
-        reference = RidgeCV(alphas=ALPHAS, fit_intercept=intercept).fit(x, y)
+        reference = RidgeCV(alphas=ALPHAS, fit_intercept=intercept, store_cv_results=rows > 30).fit(x, y)
         assert alpha is None or targets == 1 or reference.alpha_ == pytest.approx(alpha)
         ridge = design.fit(y)
         scale = np.abs(reference.coef_).max()
         assert ridge.alpha == reference.alpha_
+        if rows > 30:  # the leave-one-out error at every strength, which decides it (RidgeCV's own mode)
+            loo = reference.cv_results_.reshape(rows, -1, len(ALPHAS)).mean((0, 1))
+            assert np.allclose(ridge.errors, loo, rtol=1e-10, atol=0)
         assert np.allclose(ridge.coef, reference.coef_, rtol=1e-12, atol=1e-13 * scale)
         assert np.allclose(ridge.intercept, reference.intercept_, rtol=1e-12, atol=1e-13 * scale)
         assert np.allclose(ridge.predict(x).ravel(), reference.predict(x).ravel(), rtol=1e-12, atol=1e-12 * np.abs(y).max())
