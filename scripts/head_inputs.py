@@ -14,7 +14,7 @@ heads read"). Nothing here changes a record.
     .venv/bin/python scripts/head_inputs.py --cells pixels:shapes3d-euler-views-ood tvae:digits-rot18
 
 A model is loaded from its checkpoint in the cache where there is one (``equibench run`` and the
-board's sweep put them there), and fitted as ``equibench run`` would otherwise, without saving it.
+board's sweep put them there), and otherwise fitted and saved there exactly as ``equibench run`` does.
 """
 
 from __future__ import annotations
@@ -31,9 +31,8 @@ from equibench.metrics.pairs import pairs_of
 from equibench.metrics.regression import TransformHeads
 from equibench.metrics.representation import MAX_WIDTH, fit_probe, one_thread, probe_accuracy, standardiser
 from equibench.models.checks import encode_split
-from equibench.models.guard import construct
 from equibench.progress import quiet
-from equibench.runs.runner import RunRequest, plan, seed_everything
+from equibench.runs.runner import RunRequest, fitted_model, plan
 
 
 def one_scale(z_fit: torch.Tensor) -> Callable[[torch.Tensor], np.ndarray]:
@@ -58,12 +57,7 @@ def one_scale(z_fit: torch.Tensor) -> Callable[[torch.Tensor], np.ndarray]:
 def codes(model_name: str, dataset: str, seed: int, cache_dir: Path):
     """The model's codes of ``fit`` and ``test``, from its cached checkpoint, and the dataset."""
     p = plan(RunRequest(model_name, dataset, seed, out_dir=None, cache_dir=cache_dir), quiet)
-    seed_everything(seed)
-    model = construct(p.model.cls, p.model.name, p.config, p.spec, p.device, ())
-    if p.checkpoint.is_file():
-        model.load_state_dict(torch.load(p.checkpoint, map_location=p.device, weights_only=True))
-    else:  # as `equibench run` does: a reference encoder fits in seconds, a trained model trains
-        model.fit(p.data.splits["train"], quiet)
+    model, _ = fitted_model(p, quiet)
     return (encode_split(model, model_name, p.data.splits[name], quiet) for name in ("fit", "test")), p.data
 
 

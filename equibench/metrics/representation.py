@@ -14,6 +14,8 @@ from threadpoolctl import threadpool_limits
 from equibench.metrics.commutativity import varying_columns
 
 MAX_WIDTH = 256
+
+
 def one_thread() -> threadpool_limits:
     """BLAS on one thread, for the linear algebra in front of the heads and the probe. Its rounding
     follows the BLAS thread count, and the MLP heads, trained for thousands of steps, amplify that

@@ -144,10 +144,17 @@ def run(req: RunRequest, progress: Progress = default_progress) -> Path:
     """Train or load, evaluate, and write the result record; returns the record's path."""
     started = time.perf_counter()
     p = plan(req, progress)
-    seed_everything(req.seed)
-    model = construct(p.model.cls, p.model.name, p.config, p.spec, p.device, req.overrides)  # every call guarded
+    model, saved = fitted_model(p, progress)
+    return write_record(p.record_path, measure(p, model, saved, started, progress))
+
+
+def fitted_model(p: RunPlan, progress: Progress) -> tuple[Encoder, dict[str, Any]]:
+    """The planned model, seeded, loaded from its checkpoint or fitted on ``train`` (its weights
+    then saved as the checkpoint), and what the record says of the checkpoint."""
+    seed_everything(p.request.seed)
+    model = construct(p.model.cls, p.model.name, p.config, p.spec, p.device, p.request.overrides)  # every call guarded
     checkpoint = p.checkpoint
-    loaded = checkpoint.is_file() and not req.retrain
+    loaded = checkpoint.is_file() and not p.request.retrain
     with p.watch.stage("fit"):
         if loaded:
             model.load_state_dict(torch.load(checkpoint, map_location=p.device, weights_only=True))
@@ -157,8 +164,7 @@ def run(req: RunRequest, progress: Progress = default_progress) -> Path:
             if state:
                 with atomic_path(checkpoint) as tmp:
                     torch.save(state, tmp)
-    saved = {"loaded": loaded, "file": checkpoint.name if checkpoint.is_file() else None}
-    return write_record(p.record_path, measure(p, model, saved, started, progress))
+    return model, {"loaded": loaded, "file": checkpoint.name if checkpoint.is_file() else None}
 
 
 def measure(p: RunPlan, model: Encoder, checkpoint: dict[str, Any], started: float, progress: Progress) -> dict:
