@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from sklearn.decomposition import PCA
 
+from equibench.errors import ConfigError, exit_status
 from equibench.metrics.pairs import pairs_of
 from equibench.metrics.regression import TransformHeads
 from equibench.metrics.representation import MAX_WIDTH, fit_probe, one_thread, probe_accuracy, standardiser
@@ -61,13 +62,15 @@ def codes(model_name: str, dataset: str, seed: int, cache_dir: Path):
     return (encode_split(model, model_name, p.data.splits[name], quiet) for name in ("fit", "test")), p.data
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cells", nargs="+", required=True, help="model:dataset cells")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "equibench")
     args = parser.parse_args()
     for cell in args.cells:
+        if cell.count(":") != 1:
+            raise ConfigError(f"--cells takes model:dataset, e.g. pixels:digits-rot18; got {cell!r}")
         model_name, dataset = cell.split(":")
         (z_fit, z_test), data = codes(model_name, dataset, args.seed, args.cache_dir)
         fit, test = data.splits["fit"], data.splits["test"]
@@ -79,7 +82,8 @@ def main() -> None:
             probe = probe_accuracy(fit_probe(x_fit, fit.labels, args.seed), x_test, test.labels)
             print(f"{cell:36s} {how:11s} " + "  ".join(f"{k} {v:.4f}" for k, v in scores.items())
                   + f"  probe_accuracy {probe:.4f}", flush=True)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(exit_status(main))  # bad input: one line, exit status 2
