@@ -262,11 +262,14 @@ def _add_leaderboard(sub: argparse._SubParsersAction) -> None:
 def _cmd_leaderboard(args: argparse.Namespace) -> int:
     from equibench.atomic import check_writable
     from equibench.leaderboard import build_leaderboard
+    from equibench.leaderboard.aggregate import label_clashes
 
     check_writable(args.out, "--out")
     built = build_leaderboard(args.results, args.out)
     for skip in built.skipped:
         print(f"equibench: warning: skipped {skip.path}: {skip.reason}", file=sys.stderr)
+    for clash in label_clashes(built.rows):
+        print(f"equibench: warning: {clash}", file=sys.stderr)
     print(f"leaderboard: {len(built.rows)} rows from {built.records} records "
           f"({len(built.skipped)} skipped) -> {', '.join(str(p) for p in built.written)}")
     return 0

@@ -205,3 +205,19 @@ def test_the_page_renders_in_headless_chromium(results: Path, tmp_path: Path) ->
     assert png.shape[:2] == (1600, 1200)
     ink = (png[..., :3].mean(axis=-1) < 0.9).mean()
     assert 0.02 < ink < 0.9 and png[..., :3].std() > 0.05, "the screenshot is blank or a solid block"
+
+
+def test_two_configs_no_override_tells_apart_are_one_warning_naming_what_differs(
+        results: Path, capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    """A plugin's defaults changed between two sweeps into one folder: the superseded records would
+    sit beside the new ones as a second row of the same name."""
+    for seed in range(3):
+        stale = _record("vae", "digits-rot4", seed, 0.6)
+        stale["config"] = {"epochs": 60, "max_steps": 0}
+        stale["config_hash"] = config_hash("vae", stale["config"], stale["dataset_hash"], seed)
+        _write(results, stale)
+    assert main(["leaderboard", "--results", str(results), "--out", str(tmp_path / "board")]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("equibench: warning:")]
+    assert len(warnings) == 1
+    assert "2 rows read 'vae' on digits-rot4" in warnings[0] and "differing in epochs, max_steps" in warnings[0]
+    assert "vae__digits-rot4__quick__seed0__" in warnings[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections import defaultdict
 from dataclasses import dataclass
@@ -102,3 +103,21 @@ def aggregate(records: list[Record]) -> list[Row]:
         label = " ".join([d["model"], *(f"--set {o}" for o in d["overrides"])])
         rows.append(_row(f"{label} [{d['profile']}]" if mixed_profiles else label, group))
     return sorted(rows, key=lambda r: (r.dataset, r.label))
+
+
+def label_clashes(rows: list[Row]) -> list[str]:
+    """One line for each label that names several rows of one dataset: records of one model under
+    configs that no ``--set`` tells apart (a plugin's defaults changed between two runs, say), which
+    the board would show as two rows of the same name."""
+    by_label: dict[tuple[str, str], list[Row]] = defaultdict(list)
+    for row in rows:
+        by_label[row.dataset, row.label].append(row)
+    lines = []
+    for (dataset, label), clash in sorted(by_label.items()):
+        if len(clash) > 1:
+            keys = sorted(k for k in {k for r in clash for k in r.config}
+                          if len({json.dumps(r.config.get(k), sort_keys=True) for r in clash}) > 1)
+            lines.append(f"{len(clash)} rows read {label!r} on {dataset}, their configs differing in "
+                         f"{', '.join(keys) or 'the dataset content'}: remove the superseded records and their "
+                         f"figures (first seeds: {', '.join(r.records[0].name for r in clash)})")
+    return lines
