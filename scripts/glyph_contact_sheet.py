@@ -4,7 +4,8 @@ twice with the source's own random distortions (docs/glyphs-contact-sheet.png).
     .venv/bin/python scripts/glyph_contact_sheet.py [--out docs/glyphs-contact-sheet.png]
 
 Held-out faces (the ``test`` split's) are marked. Looking at it is the check that the glyphs read
-as digits and that the distortions stay inside the 18x18 box (drawn as a faint frame).
+as digits, fill the 18x18 box as the ``digits`` source does (a faint square) and stay inside the
+disc that every rotation keeps in the frame (a faint circle).
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from equibench.data import glyphs
-from equibench.data.glyphs import Distortion, draw, split_generator
+from equibench.data.glyphs import UNDISTORTED, Distortion, draw, split_generator
 
-UNDISTORTED = Distortion(slant=0.0, log_aspect=0.0, jitter_degrees=0.0, stroke_px=(0.0, 0.0), elastic_px=0.0)
 ZOOM = 3
 LABEL_WIDTH = 190
 
@@ -48,6 +48,7 @@ def main() -> None:
     for b, head in enumerate(heads):
         pen.text((LABEL_WIDTH + b * (10 * cell + gap) + 4, cell // 3), head, fill=0, font=font)
     lo, hi = (glyphs.CANVAS - glyphs.DIGIT_BOX) // 2 * ZOOM, (glyphs.CANVAS + glyphs.DIGIT_BOX) // 2 * ZOOM - 1
+    disc = [round((glyphs.CANVAS / 2 + side * glyphs.RADIUS) * ZOOM) for side in (-1, 1)]
     for row, face in enumerate(faces, start=1):
         held = " (held out)" if face in glyphs.HELD_OUT_FACES else ""
         pen.text((4, row * cell + cell // 3), face + held, fill=0, font=font)
@@ -59,6 +60,7 @@ def main() -> None:
                 tile = Image.fromarray(255 - image).resize((cell, cell), Image.NEAREST)
                 sheet.paste(tile, (x, y))
                 pen.rectangle((x + lo - 1, y + lo - 1, x + hi + 1, y + hi + 1), outline=215)
+                pen.ellipse((x + disc[0], y + disc[0], x + disc[1], y + disc[1]), outline=230)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(args.out, optimize=True)
     print(f"wrote {args.out} ({sheet.width}x{sheet.height})")

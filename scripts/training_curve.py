@@ -15,6 +15,8 @@ the true step (a half turn is N/2) and each label's hit rate.
 ``--blur SIGMA`` blurs every frame of every split by a Gaussian of SIGMA pixels (uint8 again)
 before training and measuring: how the source's sharpness matters (docs/glyphs.md). A Gaussian
 commutes with rotation, so the orbits stay orbits up to resampling; the run keeps no checkpoint.
+``--pressure PX`` draws a glyph card with the pen pressure PX (``Distortion.pressure_px``) instead
+of the source's own, cached apart (under ``<cache-dir>/pressure-PX``); no checkpoint either.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ import torch
 from torchvision.transforms.functional import gaussian_blur
 
 from equibench.atomic import atomic_path
+from equibench.data import glyphs
+from equibench.data.cards import load_card
 from equibench.data.orbits import OrbitSplit
 from equibench.errors import ConfigError, exit_status
 from equibench.metrics.fitted import Whitener, fit_operators, recovered, transform_accuracy
@@ -89,9 +93,16 @@ def main() -> int:
                         help="decay the learning rate to 0 over STEPS optimiser steps (a cosine); saves no checkpoint")
     parser.add_argument("--blur", type=float, metavar="SIGMA",
                         help="blur every frame by a Gaussian of SIGMA pixels first; saves no checkpoint")
+    parser.add_argument("--pressure", type=float, metavar="PX",
+                        help="draw the glyph source with this pen pressure in pixels; saves no checkpoint")
     args = parser.parse_args()
     if args.blur is not None and not args.blur > 0:
         raise ConfigError(f"--blur {args.blur}: give a Gaussian's sigma in pixels above 0, e.g. --blur 1.6")
+    if args.pressure is not None:
+        if not args.pressure >= 0 or load_card(args.dataset).source != "glyphs":
+            raise ConfigError(f"--pressure {args.pressure}: give pixels >= 0, with a glyph card such as glyphs-rot18")
+        glyphs.DISTORTION = replace(glyphs.DISTORTION, pressure_px=args.pressure)
+        args.cache_dir = args.cache_dir / f"pressure-{args.pressure:g}"  # other pixels: never the source's cache
 
     p = plan(RunRequest(model=args.model, dataset=args.dataset, seed=args.seed, overrides=tuple(args.overrides),
                         out_dir=None, cache_dir=args.cache_dir, device="cpu"), quiet)
@@ -128,7 +139,7 @@ def main() -> int:
     print(f"{args.model} on {args.dataset}, seed {args.seed}, {' '.join(args.overrides) or 'defaults'}: "
           f"{steps[0]} steps; final validation transform accuracy {transform_accuracy(w, maps, pairs):.3f}")
     print(f"where the validation pairs go: {misses(w, maps, pairs, labels)}")
-    if args.cosine or args.blur:  # not the model equibench run would train: keep it out of the checkpoints
+    if args.cosine or args.blur or args.pressure is not None:  # not equibench run's model: keep it out of the checkpoints
         return 0
     checkpoint = p.checkpoint
     with atomic_path(checkpoint) as tmp:

@@ -1,4 +1,5 @@
-"""The procedural glyph source: determinism, labels, held-out faces, the 18x18 box, a card that builds."""
+"""The procedural glyph source: determinism, labels, held-out faces, the 18x18 box within the frame, the
+pen's pressure, a card that builds."""
 
 from __future__ import annotations
 
@@ -9,11 +10,10 @@ from PIL import Image, ImageFont
 
 from equibench.data import glyphs
 from equibench.data.cards import load_card, parse_card
-from equibench.data.glyphs import Distortion, draw, glyph_pools, split_generator
+from equibench.data.glyphs import UNDISTORTED, Distortion, draw, glyph_pools, split_generator
 from equibench.data.orbits import load_dataset
 from equibench.progress import progress
 
-UNDISTORTED = Distortion(slant=0.0, log_aspect=0.0, jitter_degrees=0.0, stroke_px=(0.0, 0.0), elastic_px=0.0)
 EVERY_FACE = glyphs.TRAIN_FACES + glyphs.HELD_OUT_FACES
 
 
@@ -62,21 +62,43 @@ def test_test_faces_are_held_out_of_train_and_fit() -> None:
     assert used["train"] | used["fit"] <= set(glyphs.TRAIN_FACES)
 
 
-def test_every_glyph_is_inside_the_box_and_fills_it() -> None:
+def test_every_glyph_fills_the_digits_box_within_the_disc_every_rotation_keeps() -> None:
     strong = Distortion(slant=0.4, log_aspect=0.35, jitter_degrees=25.0, stroke_px=(-0.5, 1.0), elastic_px=2.5)
+    centre = torch.arange(glyphs.CANVAS) + 0.5 - glyphs.CANVAS / 2
+    radius = (centre[None, :] ** 2 + centre[:, None] ** 2).sqrt()
     for distortion in (glyphs.DISTORTION, strong):
         ink = draw(EVERY_FACE, 400, split_generator(2, "box"), distortion).images[:, 0] > 0
+        assert not (ink & (radius > glyphs.RADIUS)).any()  # so no turn about the centre leaves the frame
         rows, cols = ink.any(2), ink.any(1)
-        margin = (glyphs.CANVAS - glyphs.DIGIT_BOX) // 2
-        inside = slice(margin, margin + glyphs.DIGIT_BOX)
-        assert not rows[:, :margin].any() and not rows[:, inside.stop:].any()
-        assert not cols[:, :margin].any() and not cols[:, inside.stop:].any()
         height = rows.shape[1] - rows.flip(1).int().argmax(1) - rows.int().argmax(1)
         width = cols.shape[1] - cols.flip(1).int().argmax(1) - cols.int().argmax(1)
-        extent = torch.maximum(height, width).float()  # the fit leaves room for the margins only
-        assert extent.min() >= glyphs.DIGIT_BOX / 3 and extent.mean() >= 12
+        extent = torch.maximum(height, width).float()
+        assert extent.min() >= glyphs.DIGIT_BOX / 3
+        assert extent.mean() >= (17 if distortion is glyphs.DISTORTION else 12)  # the digits' ink spans 18
     with pytest.raises(ValueError, match="too strong"):
         draw(EVERY_FACE, 10, split_generator(2, "box"), Distortion(stroke_px=(3.0, 3.0), elastic_px=3.0))
+
+
+def _drawn(glyph: torch.Tensor, pressure: float, heading: float) -> torch.Tensor:
+    """Glyphs with no warp, strokes 0.5 px out at the centre, the given pressure and heading."""
+    n = len(glyph)
+    pen = glyphs.Pen(torch.full((n,), 0.5), torch.full((n,), pressure), torch.full((n,), heading), 0.0)
+    return glyphs._render(glyphs.atlas(), glyph, torch.eye(2).expand(n, 2, 2), pen, torch.zeros(n),
+                          torch.zeros(n, 2, 5, 5))[:, 0]
+
+
+def test_the_pen_thickens_strokes_towards_its_heading_and_breaks_a_zeros_half_turn_symmetry() -> None:
+    glyph = torch.arange(len(EVERY_FACE) * 10)
+    even, right = _drawn(glyph, 0.0, 0.0), _drawn(glyph, 1.0, 0.0)  # heading 0: thicker to the right (+x)
+    gain = (right - even).sum(1)  # [glyph, column]
+    half = glyphs.CANVAS // 2
+    assert (gain[:, half + 3:].sum(1) > 0).all() and (gain[:, : half - 3].sum(1) < 0).all()
+    down = _drawn(glyph, 1.0, torch.pi / 2).sum(2)  # thicker downwards (+y): rows, not columns
+    assert ((down - even.sum(2))[:, half + 3:].sum(1) > 0).all()
+    zeros = glyph[glyph % 10 == 0]
+    for image, pressed in zip(_drawn(zeros, 0.0, 0.0), _drawn(zeros, 1.0, 0.7)):
+        asymmetry = [float((x - x.flip(0, 1)).abs().sum() / x.sum()) for x in (image, pressed)]
+        assert asymmetry[1] > asymmetry[0] + 0.1, asymmetry
 
 
 CARD = """

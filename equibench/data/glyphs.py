@@ -2,8 +2,8 @@
 
 scikit-learn's 1,797 digits are too few to train the TVAE the way its paper does (48,000
 sequences), and MNIST needs a download. So the digits are drawn instead, from the fonts that
-matplotlib ships, each sample with its own stroke width, slant, aspect, rotation jitter and
-elastic distortion.
+matplotlib ships, each sample with its own stroke width, slant, aspect, rotation jitter, elastic
+distortion and pen pressure.
 
 Why it is built this way:
 
@@ -12,10 +12,12 @@ Why it is built this way:
   lookup of the SDF at the warped output pixel centres, for a whole chunk of samples in a single
   ``grid_sample`` call: stroke width becomes a per-sample threshold on the distance (thicker or
   thinner strokes at no extra cost) and a one-pixel linear ramp around it antialiases the edge.
+  The threshold varies linearly across the glyph (pen pressure, :class:`Pen`), so that glyphs a
+  face draws symmetric under a half turn (0, 8) are not drawn so.
 - The warp (rotation jitter, slant, aspect) is linear; its scale is chosen per sample from the
-  glyph's convex hull so that the ink, grown by the stroke offset and the largest elastic
-  displacement, fits the same 18x18 box centred on a 28x28 canvas as the ``digits`` source: every
-  rotation of a base image stays in the frame.
+  glyph's convex hull so that the ink fills the same 18x18 box centred on a 28x28 canvas as the
+  ``digits`` source does, within a disc (:data:`RADIUS`) that holds it grown by the stroke offset
+  and the largest elastic displacement: every rotation of a base image stays in the frame.
 - Faces are split: ``train`` and ``fit`` are drawn from :data:`TRAIN_FACES`, ``test`` from
   :data:`HELD_OUT_FACES`, so scores on ``test`` (the label probe fitted on ``fit`` above all)
   measure generalisation to faces never seen.
@@ -57,6 +59,7 @@ SPLIT_FACES = {"train": TRAIN_FACES, "fit": TRAIN_FACES, "test": HELD_OUT_FACES,
 FONT_PX = 96  # rasterisation size: digits about 70 px high, so the SDF is accurate to well under an output pixel
 TILE = 160  # atlas tile around each glyph; its border is far enough from the ink to read as background
 CHUNK = 1000  # samples per grid_sample call
+GENERATION = 2  # bump when the drawing changes (2: pen pressure, and the ink fills the digits' box)
 
 
 @dataclass(frozen=True)
@@ -69,9 +72,16 @@ class Distortion:
     stroke_px: tuple[float, float] = (-0.15, 1.0)  # edge offset, output pixels (cmr10's hairlines are under 1)
     elastic_px: float = 2.0  # largest displacement of the elastic warp, output pixels, per axis
     elastic_grid: int = 5  # the elastic field is a random grid this coarse, upsampled bicubically
+    pressure_px: float = 1.5  # pen pressure: the edge offset grows by up to this towards one side (below)
 
 
 DISTORTION = Distortion()
+UNDISTORTED = Distortion(slant=0.0, log_aspect=0.0, jitter_degrees=0.0, stroke_px=(0.0, 0.0), elastic_px=0.0,
+                         pressure_px=0.0)  # each face's own digit, only fitted into the box
+RADIUS = 13.0
+"""Output pixels from the canvas centre that a glyph's ink, every margin included, stays within: a
+turn about the centre keeps the disc inside the 28x28 frame, a pixel from its edge, for bicubic
+resampling to read nothing but background beyond it."""
 
 
 @dataclass(frozen=True)
@@ -156,13 +166,14 @@ def atlas(faces: tuple[str, ...] = TRAIN_FACES + HELD_OUT_FACES) -> Atlas:
 
 
 def renderer() -> str:
-    """What besides the card changes the pixels: the font files (matplotlib's version) and the
-    rasteriser (Pillow and its FreeType). Part of the cache key, so an upgrade draws afresh."""
+    """What besides the card changes the pixels: how this module draws (:data:`GENERATION`), the font
+    files (matplotlib's version) and the rasteriser (Pillow and its FreeType). Part of the cache
+    key, so a change or an upgrade draws afresh."""
     import matplotlib
     import PIL
     from PIL import features
 
-    return f"mpl{matplotlib.__version__}-pil{PIL.__version__}-ft{features.version('freetype2')}"
+    return f"g{GENERATION}-mpl{matplotlib.__version__}-pil{PIL.__version__}-ft{features.version('freetype2')}"
 
 
 def split_generator(seed: int, split: str) -> torch.Generator:
@@ -193,13 +204,16 @@ def draw(faces: Sequence[str], count: int, generator: torch.Generator,
     stroke = _uniform(count, *d.stroke_px, g)
     amplitude = _uniform(count, 0.0, d.elastic_px, g)
     field = _uniform(count * 2 * d.elastic_grid ** 2, -1.0, 1.0, g).view(count, 2, d.elastic_grid, d.elastic_grid)
+    pressure = _uniform(count, 0.0, d.pressure_px, g)
+    heading = _uniform(count, 0.0, 2 * math.pi, g)  # the direction in which strokes thicken
     glyph = face * 10 + digit
 
     images = torch.empty(count, 1, CANVAS, CANVAS, dtype=torch.uint8)
     for lo in range(0, count, CHUNK):
         part = slice(lo, lo + CHUNK)
         linear = _linear_map(slant[part], aspect[part], angle[part])
-        ink = _render(book, glyph[part], linear, stroke[part], amplitude[part], field[part])
+        pen = Pen(stroke[part], pressure[part], heading[part], d.stroke_px[0])
+        ink = _render(book, glyph[part], linear, pen, amplitude[part], field[part])
         images[part] = ink.mul_(255).round_().to(torch.uint8)
     return BaseImages(images, digit)
 
@@ -213,26 +227,53 @@ def _linear_map(slant: torch.Tensor, aspect: torch.Tensor, angle: torch.Tensor) 
     return rotation @ shear @ stretch
 
 
-def _render(book: Atlas, glyph: torch.Tensor, linear: torch.Tensor, stroke: torch.Tensor,
+@dataclass(frozen=True)
+class Pen:
+    """How thick each sample's strokes are: the edge moves out by ``stroke`` output pixels at the
+    canvas centre, and by ``pressure`` more (less) at the box's edge in the direction ``heading``
+    (opposite it), linearly across the glyph and never to less than ``thinnest``.
+
+    A printed face draws strokes of the same weight on opposite sides of a 0 or an 8, and every
+    linear warp keeps that symmetry under a half turn; only the elastic warp breaks it, by at most
+    2 px. A pen pressed harder on one side breaks it as handwriting does (docs/glyphs.md measures
+    what that does to the TVAE)."""
+
+    stroke: torch.Tensor
+    pressure: torch.Tensor
+    heading: torch.Tensor
+    thinnest: float
+
+    def offset(self, q: torch.Tensor) -> torch.Tensor:
+        """The edge offset at output points ``q[B, H, W, (x, y)]``, ``[B, 1, H, W]``."""
+        towards = torch.stack([self.heading.cos(), self.heading.sin()], 1)[:, None, None, :]
+        along = ((q - CANVAS / 2) * towards).sum(-1).div(DIGIT_BOX / 2).clamp(-1.0, 1.0)  # -1..1 across the box
+        return (self.stroke[:, None, None] + self.pressure[:, None, None] * along).clamp(min=self.thinnest)[:, None]
+
+
+def _render(book: Atlas, glyph: torch.Tensor, linear: torch.Tensor, pen: Pen,
             amplitude: torch.Tensor, field: torch.Tensor) -> torch.Tensor:
     """Ink in [0, 1], ``[B, 1, 28, 28]``: the SDF sampled at p = L^-1((q + d(q) - C) / s + c).
 
     q is an output pixel centre, d the elastic displacement (``|d_x|, |d_y| <= amplitude``), C the
-    canvas centre, c the centre of L(hull) and s the scale that fits L(hull), grown by the margin,
-    into the 18x18 box. Ink is ``clamp(0.5 + stroke - s * sdf, 0, 1)``: the edge moves out by
-    ``stroke`` output pixels and is a one-pixel linear ramp.
+    canvas centre, c the centre of L(hull)'s bounding box and s the scale that fits L(hull) into the
+    18x18 box, as the ``digits`` source fills it, unless that would take L(hull), grown by the
+    margin, beyond :data:`RADIUS`: then the largest scale that keeps it within. Ink is
+    ``clamp(0.5 + o - s * sdf, 0, 1)``: the edge moves out by the pen's offset o (:class:`Pen`) and
+    is a one-pixel linear ramp.
     """
     b = len(glyph)
     hull = book.hull[glyph] @ linear.transpose(1, 2)  # [B, K, 2]
     lo, hi = hull.amin(1), hull.amax(1)
+    centre = (lo + hi) / 2
     # Dilating by r atlas pixels moves L(ink) by at most sigma_max(L) r; the ramp adds half a pixel.
     spread = torch.linalg.matrix_norm(linear, ord=2)
-    margin = amplitude + spread * (stroke + 0.5).clamp(min=0)
-    room = DIGIT_BOX - 2 * margin
-    if (room < DIGIT_BOX / 3).any():
-        raise ValueError(f"distortion too strong: its margins leave {room.min():.1f} of {DIGIT_BOX} px for the glyph")
-    scale = (room[:, None] / (hi - lo)).amin(1)
-    centre = (lo + hi) / 2
+    margin = math.sqrt(2) * amplitude + spread * (pen.stroke + pen.pressure + 0.5).clamp(min=0)
+    room = RADIUS - margin
+    if (room < RADIUS / 3).any():
+        raise ValueError(f"distortion too strong: its margins leave {room.min():.1f} of the {RADIUS:g} px radius "
+                         "for the glyph")
+    reach = (hull - centre[:, None, :]).norm(dim=-1).amax(1)
+    scale = torch.minimum((DIGIT_BOX / (hi - lo)).amin(1), room / reach)
 
     axis = torch.arange(CANVAS, dtype=torch.float32) + 0.5
     q = torch.stack(torch.meshgrid(axis, axis, indexing="xy"), -1)  # [28, 28, (x, y)]
@@ -246,11 +287,13 @@ def _render(book: Atlas, glyph: torch.Tensor, linear: torch.Tensor, stroke: torc
     height, width = book.sdf.shape[-2:]
     grid = at / torch.tensor([width, height]) * 2 - 1
     sdf = F.grid_sample(book.sdf, grid.view(1, b * CANVAS, CANVAS, 2), mode="bilinear", align_corners=False)
-    ink = 0.5 + stroke[:, None, None, None] - scale[:, None, None, None] * sdf.view(b, 1, CANVAS, CANVAS)
+    ink = 0.5 + pen.offset(q) - scale[:, None, None, None] * sdf.view(b, 1, CANVAS, CANVAS)
     return ink.clamp_(0.0, 1.0)
 
 
-def glyph_pools(sizes: Mapping[str, int], seed: int, distortion: Distortion = DISTORTION) -> dict[str, BaseImages]:
-    """One pool per split, ``sizes[split]`` glyphs of the split's faces (:data:`SPLIT_FACES`)."""
+def glyph_pools(sizes: Mapping[str, int], seed: int, distortion: Distortion | None = None) -> dict[str, BaseImages]:
+    """One pool per split, ``sizes[split]`` glyphs of the split's faces (:data:`SPLIT_FACES`), drawn
+    with ``distortion`` or else the module's :data:`DISTORTION` as it is at the call."""
+    distortion = distortion or DISTORTION
     return {split: draw(SPLIT_FACES[split], count, split_generator(seed, split), distortion)
             for split, count in sizes.items()}
