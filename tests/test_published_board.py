@@ -28,13 +28,13 @@ def test_the_published_board_is_rebuilt_byte_for_byte_from_its_records(tmp_path:
 
 
 def test_every_file_beside_the_records_belongs_to_one() -> None:
-    """A record's figures and its cell's log, nothing else: replacing a record (a retrained cell has
-    another config hash, so another file name) must remove its figures too."""
+    """Each record's cell log, and where a run drew them its figures (not published: .gitignore),
+    nothing else: replacing a record (a retrained cell has another config hash, so another file
+    name) must remove its files too."""
     records = {path.stem: json.loads(path.read_text()) for path in RECORDS.glob("*.json")}
-    expected = set(records) | {name for r in records.values() for name in (r.get("figures") or {}).values()}
-    expected |= {"logs/" + stem.rsplit("__", 1)[0] + ".log" for stem in records}
+    logs = {"logs/" + stem.rsplit("__", 1)[0] + ".log" for stem in records}
+    figures = {name for r in records.values() for name in (r.get("figures") or {}).values()}
     present = {p.relative_to(RECORDS).as_posix() for p in RECORDS.rglob("*") if p.is_file()}
-    present = {p.removesuffix(".json") if p.count("/") == 0 and p.endswith(".json") else p for p in present}
-    assert sorted(present - expected) == [], "files in leaderboard/records that no record names"
-    assert sorted(expected - present) == [], "files the records name that leaderboard/records lacks"
-
+    strays = present - logs - figures - {f"{stem}.json" for stem in records}
+    assert sorted(strays) == [], "files in leaderboard/records that no record names"
+    assert sorted(logs - present) == [], "records whose cell log leaderboard/records/logs lacks"
