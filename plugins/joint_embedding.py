@@ -31,6 +31,13 @@ BACKBONES = ("cnn", "resnet18")
 STD_EPS = 1e-4  # VICReg's sqrt(Var + eps)
 
 
+def hyper_inputs(family: Family, g: torch.Tensor) -> torch.Tensor:
+    """What a predictor conditioned on the relative element reads of it, float32 ``[n, F]``: the
+    family's first-harmonic functions (:meth:`equibench.groups.Family.conditioning`), in which a
+    linear map can be a representation: (cos, sin) of each angle, the rotation matrix on SO(3)."""
+    return family.conditioning(g, 1).float()
+
+
 def family_of(transformation: Transformation | Family) -> Family:
     """A view dataset's family itself; an orbit dataset's steps as the cyclic group they are."""
     return transformation if isinstance(transformation, Family) else Cyclic(transformation)
@@ -129,8 +136,8 @@ class PairTrained(Encoder):
 
     @abstractmethod
     def loss(self, x: torch.Tensor, y: torch.Tensor, features: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The terms of the loss on views ``x`` and ``y`` (``y = g . x``, ``features`` the family's
-        features of g) and their weighted sum under ``"loss"``."""
+        """The terms of the loss on views ``x`` and ``y`` (``y = g . x``, ``features`` what
+        :func:`hyper_inputs` reads of g) and their weighted sum under ``"loss"``."""
 
     def fit(self, train: Split, progress: Progress) -> None:
         frames, elements = train.frames, elements_of(train)
@@ -153,7 +160,7 @@ class PairTrained(Encoder):
                 i, j = first[idx], second[idx]
                 g = self.family.relative(elements[idx, i], elements[idx, j])
                 x, y = (frames[idx, v].to(self.device).float().div_(255.0) for v in (i, j))
-                loss = self.loss(x, y, self.family.features(g).float().to(self.device))["loss"]
+                loss = self.loss(x, y, hyper_inputs(self.family, g).to(self.device))["loss"]
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()

@@ -2,9 +2,10 @@
 
 The backbone's representation is split in two: the first ``D - equivariant_dim`` dimensions are the
 invariant part, the rest the equivariant part, each with its own projector (SIE's widths: the
-``mlp`` widths scaled by the part's share of the representation). A hypernetwork maps the features of
-the relative element g (:meth:`equibench.groups.Family.features`: angles as (cos, sin)) linearly and
-without bias to the weights of a linear map W(g) on the equivariant embedding. On a pair
+``mlp`` widths scaled by the part's share of the representation). A hypernetwork maps functions
+phi(g) of the relative element g (:func:`~equibench_plugins.joint_embedding.hyper_inputs`: angles as
+(cos, sin), a 3D turn as its rotation matrix) linearly and without bias to the weights of a linear
+map W(g) = H phi(g) on the equivariant embedding. On a pair
 ``(x, y = g . x)`` the loss is SIE's (``src/models.py``, class ``SIE``)::
 
     sim * MSE(inv(x), inv(y))  +  equi_factor * sim * MSE(W(g) eq(x), eq(y))
@@ -13,9 +14,11 @@ without bias to the weights of a linear map W(g) on the equivariant embedding. O
 with V and C VICReg's variance and covariance terms taken over the whole embedding [inv, eq] of each
 view, and the paper's coefficients sim = std = 10, cov = 1, equi_factor = 0.45.
 
-One deviation (``anchored``, on by default): W(g) = I + H(phi(g) - phi(e)) rather than SIE's H(phi(g)),
-so that the identity element is the identity map exactly; it is the same linear hypernetwork with a
-bias tied to the identity (docs/ssl.md gives its measured effect; ``--set anchored=false`` is SIE's).
+One deviation: on SO(3), phi(g) is the rotation matrix where SIE feeds the quaternion. A linear map of
+the quaternion cannot be a representation of SO(3) (q and -q are one rotation), a linear map of the
+matrix can (the matrix itself, in blocks), and on the 3D quick set only the matrix lets the
+equivariant part learn the pose (docs/ssl.md). ``--set anchored=true`` ties W(e) to the identity,
+W(g) = I + H(phi(g) - phi(e)); SIE's form, untied, is the default.
 
 The code is the embedding [inv, eq] (the projectors' output); the declared operator is the predictor,
 rho(z, g) = [z_inv, W(g) z_eq], and the invariant part is declared with :meth:`SIE.invariant_dims`.
@@ -34,7 +37,7 @@ from equibench.groups import Family
 from equibench.models import DataSpec, Operator
 from equibench.transforms import Transformation
 from equibench_plugins.joint_embedding import (
-    PairTrained, backbone, common_config, covariance, family_of, projector, variance,
+    PairTrained, backbone, common_config, covariance, family_of, hyper_inputs, projector, variance,
 )
 
 
@@ -70,7 +73,7 @@ class SIENet(nn.Module):
                               "use wider --set mlp=[...]")
         self.projector_inv, self.projector_eq = projector(self.split, inv_widths), projector(eq, eq_widths)
         self.inv_dim, self.eq_dim = inv_widths[-1], eq_widths[-1]
-        identity = family.features(family.identity(1)).float()
+        identity = hyper_inputs(family, family.identity(1))
         self.hypernet = nn.Linear(identity.shape[1], self.eq_dim ** 2, bias=False)  # SIE's linear hypernetwork
         self.register_buffer("anchor", identity if config["anchored"] else None)
 
@@ -96,11 +99,12 @@ class SIENet(nn.Module):
 class SIE(PairTrained):
     description = ("Split Invariant-Equivariant SSL (Garrido et al. 2023): invariant and equivariant parts, "
                    "declares [z_inv, W(g) z_eq] with its hypernetwork predictor")
+    version = 1  # 1: the hypernetwork reads the rotation matrix on SO(3), not the quaternion; W(g) = H phi(g)
 
     @classmethod
     def default_config(cls, profile: str, spec: DataSpec) -> dict[str, Any]:
         return {**common_config(profile), "equivariant_dim": 256 if profile == "paper" else 64,
-                "sim_coeff": 10.0, "std_coeff": 10.0, "cov_coeff": 1.0, "equi_factor": 0.45, "anchored": True}
+                "sim_coeff": 10.0, "std_coeff": 10.0, "cov_coeff": 1.0, "equi_factor": 0.45, "anchored": False}
 
     def build(self) -> SIENet:
         return SIENet(self.config, self.spec.image_shape[0], self.family)
@@ -119,7 +123,7 @@ class SIE(PairTrained):
             if isinstance(g, int):
                 g = torch.full((len(z), 1), float(g), dtype=torch.float64)
             z = z.to(self.device)
-            moved = self.net.predict(z[:, split:], family.features(g).float().to(self.device))
+            moved = self.net.predict(z[:, split:], hyper_inputs(family, g).to(self.device))
             return torch.cat([z[:, :split], moved], dim=1).cpu()
 
         return rho

@@ -1,12 +1,12 @@
 """Does a training choice make ``sie`` read the pose? A screen cheaper than a record.
 
-    OMP_NUM_THREADS=1 .venv/bin/python scripts/sie_screen.py --set epochs=30 --set anchored=false
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/sie_screen.py --set epochs=30 --set anchored=true
     OMP_NUM_THREADS=1 .venv/bin/python scripts/sie_screen.py --grey --set epochs=30
     OMP_NUM_THREADS=1 .venv/bin/python scripts/sie_screen.py --supervised 6
     OMP_NUM_THREADS=1 .venv/bin/python scripts/sie_screen.py --linear-readout --set epochs=30
 
-Why: on ``shapes3d-euler-views-ood`` the quick ``sie`` learns a code whose equivariant part hardly
-moves with the rotation (docs/ssl.md). This trains it as ``equibench run`` does (same seeding, same
+Why: on ``shapes3d-euler-views-ood`` the quick ``sie`` of version 0 learnt a code whose equivariant
+part hardly moved with the rotation (docs/ssl.md), until its hypernetwork read the rotation matrix. This trains it as ``equibench run`` does (same seeding, same
 ``fit``) with ``--set`` overrides and prints, on ``test`` after training: the declared operator's H@1
 among each object's views, how often it retrieves the *source* view instead (a predictor near the
 identity on a code that barely moves), and how much each part of the code moves between two views

@@ -18,10 +18,11 @@ from equibench.data.cards import parse_card
 from equibench.data.sources import load_source
 from equibench.data.views import ViewSplit, generate
 from equibench.errors import ConfigError
-from equibench.groups import build_family
+from equibench.groups import build_family, quaternions
 from equibench.models import DataSpec
 from equibench.runs.runner import RunRequest, run
 from equibench.transforms import Rotation
+from equibench_plugins.joint_embedding import hyper_inputs
 from equibench_plugins.sie import SIE, sie_loss
 from equibench_plugins.vicreg import VICReg, vicreg_loss
 
@@ -110,17 +111,40 @@ def test_the_predictor_is_the_reference_hypernetwork_read_as_out_by_in_matrices(
     weights = model.net.hypernet(phi).view(-1, model.net.eq_dim, model.net.eq_dim)     # SIE: view(-1, out, in)
     expected = torch.bmm(z.unsqueeze(1), weights.transpose(-2, -1)).squeeze(1)
     torch.testing.assert_close(model.net.predict(z, phi), expected)
-    anchored = _model(SIE)
+    anchored = _model(SIE, anchored=True)
     anchored.net.load_state_dict(model.net.state_dict() | {"anchor": anchored.net.anchor})
     identity = torch.tensor([[1.0, 0.0]]).expand(5, 2)                              # so2's features at angle 0
     torch.testing.assert_close(anchored.net.predict(z, phi), z + model.net.predict(z, phi - identity))
+
+
+@pytest.mark.parametrize("kind", ["so2", "so3"])
+def test_the_hypernetwork_can_be_a_representation_of_the_group(kind: str) -> None:
+    """Some H makes W(g) = H phi(g) turn every block of the equivariant part by g's own matrix, so
+    that W(a) W(b) = W(ab): on SO(3) phi(g) must be the rotation matrix; of the canonical quaternion
+    (SIE's input) no linear map is (q and -q are one turn): the best is 0.65 of the target away."""
+    family = build_family(kind)
+    g = family.sample(400, {p.name: [-180.0, 180.0] for p in family.sampled}, torch.Generator().manual_seed(0))
+    if kind == "so3":
+        blocks = quaternions.to_matrix(g)
+    else:
+        c, s = torch.deg2rad(g[:, 0]).cos(), torch.deg2rad(g[:, 0]).sin()
+        blocks = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)
+    target = torch.stack([torch.block_diag(b, b) for b in blocks]).flatten(1)  # W(g), [n, d * d]
+
+    def residual(inputs: torch.Tensor) -> float:
+        h = torch.linalg.lstsq(inputs.double(), target).solution  # the best H, [F, d * d]
+        return float((inputs.double() @ h - target).norm() / target.norm())
+
+    assert residual(hyper_inputs(family, g)) < 1e-6
+    if kind == "so3":
+        assert residual(family.features(g)) > 0.5  # the quaternion SIE feeds: 0.65
 
 
 @pytest.mark.parametrize("kind", ["so2", "similarity", "so2+hue"])
 def test_the_declared_operator_moves_only_the_equivariant_part_and_the_identity_not_at_all(kind: str) -> None:
     family = build_family(kind)
     torch.manual_seed(0)
-    model = _model(SIE, family)
+    model = _model(SIE, family, anchored=True)
     rho, part = model.operator(family), model.invariant_dims()
     z = model.encode(torch.rand(6, 1, 28, 28))
     ranges = {p.name: [-90.0, 90.0] if p.angle else [-1.0, 1.0] for p in family.parameters}
@@ -130,13 +154,13 @@ def test_the_declared_operator_moves_only_the_equivariant_part_and_the_identity_
     assert part == slice(0, model.net.inv_dim) and torch.equal(moved[:, part], z[:, part])
     assert (moved[:, part.stop:] - z[:, part.stop:]).abs().max() > 1e-3
     torch.testing.assert_close(rho(z, family.identity(6)), z, rtol=0, atol=1e-6)
-    unanchored = _model(SIE, family, anchored=False)       # SIE's own W(e) is whatever it learnt
+    unanchored = _model(SIE, family)       # SIE's own W(e), the default, is whatever it learnt
     assert not torch.allclose(unanchored.operator(family)(z, family.identity(6)), z, atol=1e-3)
 
 
 def test_on_an_orbit_dataset_the_steps_are_elements_of_the_cyclic_group() -> None:
     torch.manual_seed(0)
-    model, vicreg = _model(SIE, Rotation(4)), _model(VICReg, Rotation(4))
+    model, vicreg = _model(SIE, Rotation(4), anchored=True), _model(VICReg, Rotation(4))
     z = model.encode(torch.rand(3, 1, 28, 28))
     rho = model.operator(Rotation(4))
     torch.testing.assert_close(rho(z, 0), z, rtol=0, atol=1e-6)
@@ -153,7 +177,7 @@ def _pairs_loss(model, split: ViewSplit) -> float:
     state = copy.deepcopy(model.net.state_dict())
     model.net.train()
     with torch.no_grad():
-        loss = float(model.loss(x, y, model.family.features(g).float())["loss"])
+        loss = float(model.loss(x, y, hyper_inputs(model.family, g))["loss"])
     model.net.eval().load_state_dict(state)
     return loss
 

@@ -462,6 +462,12 @@ class Cyclic(Family):
     def features(self, elements: torch.Tensor) -> torch.Tensor:
         return cyclic_features(elements.reshape(-1), self.order, self.transformation.factors)
 
+    def conditioning(self, elements, harmonics):
+        """The features of the steps k, 2k, ..., ``harmonics`` k (the first: :meth:`features`)."""
+        steps = elements.reshape(-1)
+        return torch.cat([cyclic_features(m * steps, self.order, self.transformation.factors)
+                          for m in range(1, harmonics + 1)], dim=1)
+
     def act(self, x, elements, smooth=False):
         return self.transformation.apply(x, elements.reshape(-1).long())
 
