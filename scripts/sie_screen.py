@@ -59,7 +59,8 @@ def linear_readout(net: torch.nn.Sequential, image_shape: tuple[int, ...]) -> to
 
 def screen(p: RunPlan, seed: int, zero_hypernetwork: bool = False, readout: bool = False) -> dict:
     """Train ``sie`` as ``equibench run`` plans it (``p``), then the figures on ``test``;
-    ``zero_hypernetwork``: its hypernetwork starts at zero (W(g) = I at the start) instead;
+    ``zero_hypernetwork``: its hypernetwork starts at zero instead (W(g) = I at the start with
+    ``--set anchored=true``, W(g) = 0 untied);
     ``readout``: its backbone reads the last map linearly (:func:`linear_readout`)."""
     train, test = p.data.splits["train"], p.data.splits["test"]
     seed_everything(seed)
@@ -124,7 +125,7 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[], dest="overrides", help="KEY=VALUE, as equibench run")
     parser.add_argument("--supervised", type=int, metavar="EPOCHS", help="the supervised pose regression instead")
     parser.add_argument("--grey", action="store_true", help="train and score on the views turned grey")
-    parser.add_argument("--zero-hypernetwork", action="store_true", help="start the hypernetwork at zero")
+    parser.add_argument("--zero-hypernetwork", action="store_true", help="start the hypernetwork at zero (W(g) = I when anchored, 0 untied)")
     parser.add_argument("--linear-readout", action="store_true",
                         help="a linear layer reads the CNN's last map instead of its spatial average")
     args = parser.parse_args()

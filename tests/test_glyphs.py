@@ -11,7 +11,8 @@ from PIL import Image, ImageFont
 from equibench.data import glyphs
 from equibench.data.cards import load_card, parse_card
 from equibench.data.glyphs import UNDISTORTED, Distortion, draw, glyph_pools, split_generator
-from equibench.data.orbits import load_dataset
+from equibench.data.orbits import cache_path, load_dataset
+from equibench.errors import ConfigError
 from equibench.progress import progress
 
 EVERY_FACE = glyphs.TRAIN_FACES + glyphs.HELD_OUT_FACES
@@ -75,8 +76,11 @@ def test_every_glyph_fills_the_digits_box_within_the_disc_every_rotation_keeps()
         extent = torch.maximum(height, width).float()
         assert extent.min() >= glyphs.DIGIT_BOX / 3
         assert extent.mean() >= (17 if distortion is glyphs.DISTORTION else 12)  # the digits' ink spans 18
-    with pytest.raises(ValueError, match="too strong"):
+    with pytest.raises(ConfigError, match="too strong"):
         draw(EVERY_FACE, 10, split_generator(2, "box"), Distortion(stroke_px=(3.0, 3.0), elastic_px=3.0))
+    for bad in ({"pressure_px": -2.0}, {"elastic_px": -1.0}, {"stroke_px": (1.0, -0.15)}):
+        with pytest.raises(ConfigError, match="glyph distortion"):  # each would break the bound above
+            Distortion(**bad)
 
 
 def _drawn(glyph: torch.Tensor, pressure: float, heading: float) -> torch.Tensor:
@@ -131,7 +135,8 @@ def test_the_cards_load_and_a_tiny_orbit_dataset_builds(tmp_path, monkeypatch) -
         key = {bytes(x.numpy()): int(y) for x, y in zip(pools[name].images, pools[name].labels)}
         assert [key[bytes(x.numpy())] for x in base] == split.labels.tolist()
     assert load_dataset(card, tmp_path, progress).content_hash == dataset.content_hash
-    # another font or rasteriser version is another cache entry, never the old pixels
+    # another way of drawing, font or rasteriser version is another cache entry, never the old pixels
+    assert f"-g{glyphs.GENERATION}-mpl" in cache_path(card, tmp_path).name
     monkeypatch.setattr(glyphs, "renderer", lambda: "mpl0-pil0-ft0")
     load_dataset(card, tmp_path, progress)
     assert len(list((tmp_path / "datasets").glob("glyphs-tiny-*.pt"))) == 2

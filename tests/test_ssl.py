@@ -123,7 +123,8 @@ def test_the_hypernetwork_can_be_a_representation_of_the_group(kind: str) -> Non
     that W(a) W(b) = W(ab): on SO(3) phi(g) must be the rotation matrix; of the canonical quaternion
     (SIE's input) no linear map is (q and -q are one turn): the best is 0.65 of the target away."""
     family = build_family(kind)
-    g = family.sample(400, {p.name: [-180.0, 180.0] for p in family.sampled}, torch.Generator().manual_seed(0))
+    ranges = {"angle": [[0.0, 180.0]]} if kind == "so3" else {"angle": [[-180.0, 180.0]]}  # so3: uniform
+    g = family.sample(400, ranges, torch.Generator().manual_seed(0))
     if kind == "so3":
         blocks = quaternions.to_matrix(g)
     else:
@@ -138,6 +139,32 @@ def test_the_hypernetwork_can_be_a_representation_of_the_group(kind: str) -> Non
     assert residual(hyper_inputs(family, g)) < 1e-6
     if kind == "so3":
         assert residual(family.features(g)) > 0.5  # the quaternion SIE feeds: 0.65
+
+
+def test_on_so3_training_and_the_operator_read_the_rotation_matrix() -> None:
+    """The loss and the declared operator give the hypernetwork the same inputs of g (a regression
+    to the quaternion in either would train one predictor and declare another)."""
+    family = build_family("so3")
+    torch.manual_seed(0)
+    model = _model(SIE, family)
+    g = family.sample(6, {"angle": [[0.0, 180.0]]}, torch.Generator().manual_seed(0))
+    z = model.encode(torch.rand(6, 1, 28, 28))
+    split = model.net.inv_dim
+    expected = torch.cat([z[:, :split], model.net.predict(z[:, split:], quaternions.to_matrix(g).flatten(1).float())], 1)
+    torch.testing.assert_close(model.operator(family)(z, g), expected)
+    seen = []
+    model.net.predict = lambda z_eq, inputs: seen.append(inputs) or z_eq
+    model.loss(torch.rand(8, 1, 28, 28), torch.rand(8, 1, 28, 28), hyper_inputs(family, family.identity(8)))
+    assert seen[0].shape == (8, 9)
+    model.fit(_so3_pairs(family), lambda it, **_: it)
+    assert seen[-1].shape[1] == 9 and torch.allclose(seen[-1][0].view(3, 3) @ seen[-1][0].view(3, 3).T,
+                                                     torch.eye(3), atol=1e-5)
+
+
+def _so3_pairs(family) -> ViewSplit:
+    """A train split of 8 random images with 3 views each at random turns."""
+    elements = family.sample(24, {"angle": [[0.0, 180.0]]}, torch.Generator().manual_seed(1)).view(8, 3, -1)
+    return ViewSplit((torch.rand(8, 3, 1, 28, 28) * 255).to(torch.uint8), torch.zeros(8, dtype=torch.long), elements)
 
 
 @pytest.mark.parametrize("kind", ["so2", "similarity", "so2+hue"])

@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 
 from equibench.data.sources import CANVAS, DIGIT_BOX, BaseImages
+from equibench.errors import ConfigError
 
 FACE_DIR = "fonts/ttf"  # under matplotlib.get_data_path()
 TRAIN_FACES = (
@@ -73,6 +74,14 @@ class Distortion:
     elastic_px: float = 2.0  # largest displacement of the elastic warp, output pixels, per axis
     elastic_grid: int = 5  # the elastic field is a random grid this coarse, upsampled bicubically
     pressure_px: float = 1.5  # pen pressure: the edge offset grows by up to this towards one side (below)
+
+    def __post_init__(self) -> None:
+        """Ranges that would break the fit's bound on the ink (a negative amplitude, a stroke range
+        upside down) are refused."""
+        if min(self.slant, self.log_aspect, self.jitter_degrees, self.elastic_px, self.pressure_px) < 0:
+            raise ConfigError(f"glyph distortion {self}: every amplitude must be >= 0")
+        if self.stroke_px[0] > self.stroke_px[1] or self.elastic_grid < 2:
+            raise ConfigError(f"glyph distortion {self}: give stroke_px as (thinnest, boldest) and elastic_grid >= 2")
 
 
 DISTORTION = Distortion()
@@ -187,13 +196,14 @@ def _uniform(count: int, lo: float, hi: float, g: torch.Generator) -> torch.Tens
 
 
 def draw(faces: Sequence[str], count: int, generator: torch.Generator,
-         distortion: Distortion = DISTORTION) -> BaseImages:
+         distortion: Distortion | None = None) -> BaseImages:
     """``count`` distorted glyphs of ``faces`` (uint8 ``[count, 1, 28, 28]``) and their digits.
 
     All parameters are drawn first, in a fixed order, so the pixels depend only on the generator's
     state, not on the chunking.
     """
     book = atlas()
+    distortion = distortion or DISTORTION  # the module's, as it is at the call
     atlas_face = torch.tensor([book.faces.index(f) for f in faces])
     d, g = distortion, generator
     face = atlas_face[torch.randint(0, len(faces), (count,), generator=g)]
@@ -235,7 +245,7 @@ class Pen:
 
     A printed face draws strokes of the same weight on opposite sides of a 0 or an 8, and every
     linear warp keeps that symmetry under a half turn; only the elastic warp breaks it, by at most
-    2 px. A pen pressed harder on one side breaks it as handwriting does (docs/glyphs.md measures
+    2 px per axis. A pen pressed harder on one side breaks it as handwriting does (docs/glyphs.md measures
     what that does to the TVAE)."""
 
     stroke: torch.Tensor
@@ -244,7 +254,8 @@ class Pen:
     thinnest: float
 
     def offset(self, q: torch.Tensor) -> torch.Tensor:
-        """The edge offset at output points ``q[B, H, W, (x, y)]``, ``[B, 1, H, W]``."""
+        """The edge offset where output points read the glyph, ``q[B, H, W, (x, y)]`` (pixel centres
+        moved by the elastic warp), ``[B, 1, H, W]``."""
         towards = torch.stack([self.heading.cos(), self.heading.sin()], 1)[:, None, None, :]
         along = ((q - CANVAS / 2) * towards).sum(-1).div(DIGIT_BOX / 2).clamp(-1.0, 1.0)  # -1..1 across the box
         return (self.stroke[:, None, None] + self.pressure[:, None, None] * along).clamp(min=self.thinnest)[:, None]
@@ -270,8 +281,8 @@ def _render(book: Atlas, glyph: torch.Tensor, linear: torch.Tensor, pen: Pen,
     margin = math.sqrt(2) * amplitude + spread * (pen.stroke + pen.pressure + 0.5).clamp(min=0)
     room = RADIUS - margin
     if (room < RADIUS / 3).any():
-        raise ValueError(f"distortion too strong: its margins leave {room.min():.1f} of the {RADIUS:g} px radius "
-                         "for the glyph")
+        raise ConfigError(f"distortion too strong: its margins leave {room.min():.1f} of the {RADIUS:g} px radius "
+                          "for the glyph; use smaller stroke, elastic or pressure amplitudes")
     reach = (hull - centre[:, None, :]).norm(dim=-1).amax(1)
     scale = torch.minimum((DIGIT_BOX / (hi - lo)).amin(1), room / reach)
 
