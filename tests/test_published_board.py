@@ -7,6 +7,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from equibench.cli import main
 
 PUBLISHED = Path(__file__).parent.parent / "leaderboard"
@@ -38,3 +40,20 @@ def test_every_file_beside_the_records_belongs_to_one() -> None:
     strays = present - logs - figures - {f"{stem}.json" for stem in records}
     assert sorted(strays) == [], "files in leaderboard/records that no record names"
     assert sorted(logs - present) == [], "records whose cell log leaderboard/records/logs lacks"
+
+
+@pytest.mark.parametrize("dataset", ["digits-so2-views-ood", "shapes3d-euler-views-ood"])
+def test_the_published_sie_reads_the_rotation_that_vicreg_is_invariant_to(dataset: str) -> None:
+    """SIE's claim, seed by seed on the board: its rotation R² and H@1 above VICReg's, VICReg's
+    invariance better (docs/ssl.md). A republish that loses it must say so, not pass."""
+    def seeds(model: str) -> dict[int, dict]:
+        found = [json.loads(p.read_text()) for p in RECORDS.glob(f"{model}__{dataset}__quick__seed*.json")]
+        return {r["seed"]: r["metrics"] for r in found}
+
+    sie, vicreg = seeds("sie"), seeds("vicreg")
+    assert sorted(sie) == sorted(vicreg) == [0, 1, 2]
+    for seed in sie:
+        for suffix in ("", "_ood"):
+            assert sie[seed]["transform_r2_dims" + suffix] > vicreg[seed]["transform_r2_dims" + suffix] + 0.01
+            assert sie[seed]["h1_orbit" + suffix] > max(vicreg[seed]["h1_orbit" + suffix], 0.125)  # chance: 1/8
+            assert vicreg[seed]["invariance" + suffix] < sie[seed]["invariance" + suffix]
