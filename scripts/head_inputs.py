@@ -33,7 +33,7 @@ from equibench.metrics.regression import TransformHeads
 from equibench.metrics.representation import MAX_WIDTH, fit_probe, one_thread, probe_accuracy, standardiser
 from equibench.models.checks import encode_split
 from equibench.progress import quiet
-from equibench.runs.runner import RunRequest, fitted_model, plan
+from equibench.runs.runner import RunRequest, default_cache_dir, fitted_model, plan
 
 
 def one_scale(z_fit: torch.Tensor) -> Callable[[torch.Tensor], np.ndarray]:
@@ -66,7 +66,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cells", nargs="+", required=True, help="model:dataset cells")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "equibench")
+    parser.add_argument("--cache-dir", type=Path, default=default_cache_dir())
     args = parser.parse_args()
     for cell in args.cells:
         if cell.count(":") != 1:

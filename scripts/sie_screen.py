@@ -6,11 +6,12 @@
     OMP_NUM_THREADS=1 .venv/bin/python scripts/sie_screen.py --linear-readout --set epochs=30
 
 Why: on ``shapes3d-euler-views-ood`` the quick ``sie`` of version 0 learnt a code whose equivariant
-part hardly moved with the rotation (docs/ssl.md), until its hypernetwork read the rotation matrix. This trains it as ``equibench run`` does (same seeding, same
-``fit``) with ``--set`` overrides and prints, on ``test`` after training: the declared operator's H@1
-among each object's views, how often it retrieves the *source* view instead (a predictor near the
-identity on a code that barely moves), and how much each part of the code moves between two views
-of one object relative to its spread over all views (0: invariant). ``--supervised E`` instead
+part hardly moved with the rotation (docs/ssl.md), until its hypernetwork read the rotation matrix.
+This trains it as ``equibench run`` does (same seeding, same ``fit``) with ``--set`` overrides and
+prints, on ``test`` after training: the declared operator's H@1 among each object's views, how often
+it retrieves the *source* view instead (a predictor near the identity on a code that barely moves),
+and how much each part of the code moves between two views of one object relative to its spread
+over all views (0: invariant). ``--supervised E`` instead
 trains the same CNN backbone for E epochs to regress each view's own rotation matrix, and prints its
 R² per matrix entry on ``test``: how much of the pose a 28x28 view shows this network at all.
 ``--linear-readout`` replaces the CNN's spatial average by a linear layer reading its whole last
@@ -125,7 +126,8 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[], dest="overrides", help="KEY=VALUE, as equibench run")
     parser.add_argument("--supervised", type=int, metavar="EPOCHS", help="the supervised pose regression instead")
     parser.add_argument("--grey", action="store_true", help="train and score on the views turned grey")
-    parser.add_argument("--zero-hypernetwork", action="store_true", help="start the hypernetwork at zero (W(g) = I when anchored, 0 untied)")
+    parser.add_argument("--zero-hypernetwork", action="store_true",
+                        help="start the hypernetwork at zero (W(g) = I when anchored, 0 untied)")
     parser.add_argument("--linear-readout", action="store_true",
                         help="a linear layer reads the CNN's last map instead of its spatial average")
     args = parser.parse_args()

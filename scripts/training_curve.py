@@ -139,7 +139,7 @@ def main() -> int:
     print(f"{args.model} on {args.dataset}, seed {args.seed}, {' '.join(args.overrides) or 'defaults'}: "
           f"{steps[0]} steps; final validation transform accuracy {transform_accuracy(w, maps, pairs):.3f}")
     print(f"where the validation pairs go: {misses(w, maps, pairs, labels)}")
-    if args.cosine or args.blur or args.pressure is not None:  # not equibench run's model: keep it out of the checkpoints
+    if args.cosine or args.blur or args.pressure is not None:  # not equibench run's model: no checkpoint
         return 0
     checkpoint = p.checkpoint
     with atomic_path(checkpoint) as tmp:

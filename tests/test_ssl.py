@@ -150,7 +150,8 @@ def test_on_so3_training_and_the_operator_read_the_rotation_matrix() -> None:
     g = family.sample(6, {"angle": [[0.0, 180.0]]}, torch.Generator().manual_seed(0))
     z = model.encode(torch.rand(6, 1, 28, 28))
     split = model.net.inv_dim
-    expected = torch.cat([z[:, :split], model.net.predict(z[:, split:], quaternions.to_matrix(g).flatten(1).float())], 1)
+    matrices = quaternions.to_matrix(g).flatten(1).float()
+    expected = torch.cat([z[:, :split], model.net.predict(z[:, split:], matrices)], 1)
     torch.testing.assert_close(model.operator(family)(z, g), expected)
     seen = []
     model.net.predict = lambda z_eq, inputs: seen.append(inputs) or z_eq

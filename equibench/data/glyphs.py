@@ -304,7 +304,6 @@ def _render(book: Atlas, glyph: torch.Tensor, linear: torch.Tensor, pen: Pen,
 
 def glyph_pools(sizes: Mapping[str, int], seed: int, distortion: Distortion | None = None) -> dict[str, BaseImages]:
     """One pool per split, ``sizes[split]`` glyphs of the split's faces (:data:`SPLIT_FACES`), drawn
-    with ``distortion`` or else the module's :data:`DISTORTION` as it is at the call."""
-    distortion = distortion or DISTORTION
+    with ``distortion`` or else the module's :data:`DISTORTION` as it is at the call (:func:`draw`)."""
     return {split: draw(SPLIT_FACES[split], count, split_generator(seed, split), distortion)
             for split, count in sizes.items()}

@@ -459,11 +459,8 @@ class Cyclic(Family):
     def inverse(self, a):
         return torch.remainder(-a, self.order)
 
-    def features(self, elements: torch.Tensor) -> torch.Tensor:
-        return cyclic_features(elements.reshape(-1), self.order, self.transformation.factors)
-
-    def conditioning(self, elements, harmonics):
-        """The features of the steps k, 2k, ..., ``harmonics`` k (the first: :meth:`features`)."""
+    def features(self, elements: torch.Tensor, harmonics: int = 1) -> torch.Tensor:
+        """The angles of the steps k, 2k, ..., ``harmonics`` k as :func:`cyclic_features`."""
         steps = elements.reshape(-1)
         return torch.cat([cyclic_features(m * steps, self.order, self.transformation.factors)
                           for m in range(1, harmonics + 1)], dim=1)
