@@ -1,15 +1,13 @@
-"""What the R² heads and the probe read of a model's code as the suite standardises it, and at one
-common scale.
+"""What the R² heads read of a model's code at one scale (the suite's, metric version 5) and with
+every dimension at unit variance (metric version 4's reading).
 
-The heads and the probe see a code through the suite's standardiser
-(:func:`equibench.metrics.representation.standardiser`): each dimension scaled to unit variance, or,
-for a code wider than 256 (raw pixels), its 256 leading principal components whitened. Either way
-a dimension or component of little variance weighs as much as the largest. The other choice printed
-here keeps the code's own geometry up to one scale: the codes centred and divided by the root of
-their mean variance (wide codes: the same 256 components, unwhitened, at that one scale). Both are
-fitted on ``fit`` and scored on ``test`` exactly as the suite does (the first line of each cell
-reproduces its record), so that the choice can be weighed on numbers (docs/metrics.md, "What the
-heads read"). Nothing here changes a record.
+The suite's standardiser (:func:`equibench.metrics.representation.standardiser`) gives the heads
+the code centred and divided by the root of its mean variance (wide codes: their 256 leading
+principal components at that scale), and the class probe every dimension (component) at unit
+variance. Version 4 gave the heads the probe's reading too, where a dimension of little variance
+weighs as much as the largest. Both readings are fitted on ``fit`` and scored on ``test`` exactly
+as the suite does (the first line of each cell reproduces its record), so that the choice stays
+weighed on numbers (docs/metrics.md, "What the heads read"). Nothing here changes a record.
 
     .venv/bin/python scripts/head_inputs.py --cells pixels:shapes3d-euler-views-ood tvae:digits-rot18
 
@@ -20,39 +18,15 @@ board's sweep put them there), and otherwise fitted and saved there exactly as `
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
-
-import numpy as np
-import torch
-from sklearn.decomposition import PCA
 
 from equibench.errors import ConfigError, exit_status
 from equibench.metrics.pairs import pairs_of
 from equibench.metrics.regression import TransformHeads
-from equibench.metrics.representation import MAX_WIDTH, fit_probe, one_thread, probe_accuracy, standardiser
+from equibench.metrics.representation import fit_probe, probe_accuracy, standardiser
 from equibench.models.checks import encode_split
 from equibench.progress import quiet
 from equibench.runs.runner import RunRequest, default_cache_dir, fitted_model, plan
-
-
-def one_scale(z_fit: torch.Tensor) -> Callable[[torch.Tensor], np.ndarray]:
-    """Codes centred and divided by the root of their mean variance on ``fit``; wider than
-    ``MAX_WIDTH``: their leading ``MAX_WIDTH`` principal components, unwhitened, at that scale."""
-    flat = z_fit.reshape(-1, z_fit.shape[-1]).double().numpy()
-    with one_thread():
-        if flat.shape[1] > MAX_WIDTH:
-            pca = PCA(min(MAX_WIDTH, len(flat) - 1), random_state=0).fit(flat)
-            reduce, variance = pca.transform, pca.explained_variance_.mean()
-        else:
-            mean = flat.mean(0)
-            reduce, variance = (lambda x: x - mean), flat.var(0, ddof=1).mean()
-
-    def transform(z: torch.Tensor) -> np.ndarray:
-        with one_thread():
-            out = reduce(z.reshape(-1, z.shape[-1]).double().numpy()) / np.sqrt(variance)
-        return out.reshape(*z.shape[:-1], -1)
-    return transform
 
 
 def codes(model_name: str, dataset: str, seed: int, cache_dir: Path):
@@ -74,13 +48,13 @@ def main() -> int:
         model_name, dataset = cell.split(":")
         (z_fit, z_test), data = codes(model_name, dataset, args.seed, args.cache_dir)
         fit, test = data.splits["fit"], data.splits["test"]
-        for how, make in (("the suite's", standardiser), ("one scale", one_scale)):
-            scale = make(z_fit)
-            x_fit, x_test = scale(z_fit), scale(z_test)
-            scores = TransformHeads.fit(x_fit, pairs_of(fit, data.transformation), args.seed).score(
-                x_test, pairs_of(test, data.transformation))
-            probe = probe_accuracy(fit_probe(x_fit, fit.labels, args.seed), x_test, test.labels)
-            print(f"{cell:36s} {how:11s} " + "  ".join(f"{k} {v:.4f}" for k, v in scores.items())
+        scale = standardiser(z_fit)
+        x_fit, x_test = scale(z_fit), scale(z_test)
+        probe = probe_accuracy(fit_probe(x_fit.probe, fit.labels, args.seed), x_test.probe, test.labels)
+        for how, read in (("one scale", "heads"), ("per dim", "probe")):
+            scores = TransformHeads.fit(getattr(x_fit, read), pairs_of(fit, data.transformation), args.seed).score(
+                getattr(x_test, read), pairs_of(test, data.transformation))
+            print(f"{cell:36s} {how:9s} " + "  ".join(f"{k} {v:.4f}" for k, v in scores.items())
                   + f"  probe_accuracy {probe:.4f}", flush=True)
     return 0
 

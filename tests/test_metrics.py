@@ -143,13 +143,43 @@ def test_a_constant_encoder_is_reported_collapsed_not_perfect(digits_rot4) -> No
 
 def test_wide_codes_of_a_small_fit_split_are_standardised_without_an_error():
     """Raw pixels of a fit split with fewer views than the heads' 256 components keep one component
-    fewer than they have views (the last has no variance left), each with unit variance."""
+    fewer than they have views (the last has no variance left): the probe reads each at unit
+    variance, the heads all of them at one scale (their variances falling, their mean 1)."""
     from equibench.metrics.representation import standardiser
 
     z = torch.rand(10, 8, 300, generator=torch.Generator().manual_seed(0))  # 80 views of 300 pixels
     out = standardiser(z)(z)
-    assert out.shape == (10, 8, 79)
-    assert np.allclose(out.reshape(80, 79).std(0, ddof=1), 1.0)
+    assert out.probe.shape == out.heads.shape == (10, 8, 79)
+    assert np.allclose(out.probe.reshape(80, 79).std(0, ddof=1), 1.0)
+    variance = out.heads.reshape(80, 79).var(0, ddof=1)
+    assert np.isclose(variance.mean(), 1.0) and np.all(np.diff(variance) <= 1e-12) and variance[0] > 2 * variance[-1]
+
+
+@pytest.mark.parametrize("width", [6, 300], ids=["narrow", "wide"])
+def test_the_heads_read_a_code_at_one_scale_and_the_probe_each_dimension_at_unit_variance(width):
+    """The heads' inputs are the centred code (wide: its leading principal components) divided by
+    one number, so the code's geometry is kept: distances between codes scale by one factor and a
+    low-variance dimension stays small. The probe's have unit variance in every dimension."""
+    from equibench.metrics.representation import standardiser
+
+    g = torch.Generator().manual_seed(0)
+    spread = torch.logspace(1, -2, width)  # dimensions from 10 to 0.01
+    z = torch.randn(40, 9, width, generator=g, dtype=torch.float64) * spread + 3.0
+    z_test = torch.randn(5, 9, width, generator=g, dtype=torch.float64) * spread + 3.0
+    scale = standardiser(z)
+    heads, probe = scale(z_test)
+    flat = z_test.reshape(-1, width).numpy()
+    distances = np.linalg.norm(flat[:, None] - flat[None], axis=-1)
+    read = heads.reshape(len(flat), -1)
+    ratio = np.linalg.norm(read[:, None] - read[None], axis=-1)[distances > 0] / distances[distances > 0]
+    if width == 6:  # narrow: nothing is dropped, every distance scales by the same factor
+        assert np.allclose(ratio, ratio[0], rtol=1e-9)
+        assert np.allclose(read, (flat - z.reshape(-1, width).numpy().mean(0)) * ratio[0], rtol=1e-9)
+    else:  # wide: 256 components keep nearly every distance (the dropped ones are the smallest)
+        assert np.allclose(ratio, ratio.mean(), rtol=1e-3)
+    fit_heads, fit_probe = scale(z)
+    assert np.isclose(fit_heads.reshape(-1, fit_heads.shape[-1]).var(0).mean(), 1.0, rtol=1e-2)
+    assert np.allclose(fit_probe.reshape(-1, fit_probe.shape[-1]).std(0), 1.0, rtol=1e-2)
 
 
 @pytest.mark.parametrize("intercept", [False, True], ids=["no-intercept", "intercept"])
@@ -220,7 +250,7 @@ def test_the_heads_inputs_do_not_depend_on_the_thread_count():
     for threads in (1, 2):
         with threadpool_limits(limits=threads):
             outputs.append((standardiser(z)(z), Whitener.fit(z)(z)))
-    assert np.array_equal(outputs[0][0], outputs[1][0])
+    assert all(np.array_equal(a, b) for a, b in zip(outputs[0][0], outputs[1][0]))
     assert torch.equal(outputs[0][1], outputs[1][1])
 
 
@@ -237,4 +267,6 @@ def test_the_whitening_and_the_standardiser_fitted_side_by_side_are_the_ones_fit
     with threadpool_limits(limits=2):
         whiten, w_fit, scale, x_fit = _standardise(z)
     assert torch.equal(w_fit, Whitener.fit(z)(z)) and torch.equal(whiten(z), w_fit)
-    assert np.array_equal(x_fit, standardiser(z)(z)) and np.array_equal(scale(z), x_fit)
+    alone = standardiser(z)(z)
+    assert all(np.array_equal(x, y) and np.array_equal(x, y_again)
+               for x, y, y_again in zip(alone, x_fit, scale(z)))

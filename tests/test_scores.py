@@ -120,7 +120,8 @@ def _positions(orbits: int, n: int, noise: int, generator: torch.Generator) -> t
 def _r2(z_fit: torch.Tensor, z_test: torch.Tensor) -> dict[str, float]:
     scale = standardiser(z_fit)
     s, n = z_fit.shape[:2]
-    return TransformHeads.fit(scale(z_fit), CyclicPairs(s, n), 0).score(scale(z_test), CyclicPairs(z_test.shape[0], n))
+    return TransformHeads.fit(scale(z_fit).heads, CyclicPairs(s, n), 0).score(scale(z_test).heads,
+                                                                              CyclicPairs(z_test.shape[0], n))
 
 
 def test_transform_r2_reads_the_relative_angle_off_a_code_that_stores_it() -> None:
@@ -153,8 +154,8 @@ def test_heads_fitted_once_score_every_split_as_heads_fitted_for_it_alone() -> N
     g = torch.Generator().manual_seed(3)
     z_fit = _positions(120, 18, 8, g)
     scale = standardiser(z_fit)
-    x_fit, fit_pairs = scale(z_fit), CyclicPairs(120, 18)
-    splits = [(scale(_positions(orbits, 18, 8, g)), CyclicPairs(orbits, 18)) for orbits in (60, 90)]
+    x_fit, fit_pairs = scale(z_fit).heads, CyclicPairs(120, 18)
+    splits = [(scale(_positions(orbits, 18, 8, g)).heads, CyclicPairs(orbits, 18)) for orbits in (60, 90)]
     heads = TransformHeads.fit(x_fit, fit_pairs, 0)
     scored_in_turn = [heads.score(x, pairs) for x, pairs in splits]
     assert scored_in_turn == [TransformHeads.fit(x_fit, fit_pairs, 0).score(x, pairs) for x, pairs in splits]

@@ -11,7 +11,8 @@ R² is reported pooled as SIE computes it (one mean over every target entry: 1 -
 with SS_tot about the grand mean) and averaged per target dimension as scikit-learn's
 ``r2_score`` does (seq-JEPA's choice); the two are not comparable with each other.
 
-The heads see each code as :func:`~equibench.metrics.representation.standardiser` prepares it.
+The heads see each code centred and at one scale, as
+:func:`~equibench.metrics.representation.standardiser` prepares it for them (``Inputs.heads``).
 Both are fitted on pairs of the training part of ``fit``'s base images, and the MLP is stopped on
 pairs of the held-out part (:mod:`equibench.metrics.heads`), so that neither scores by memorising
 objects. Pairs are a fixed random subset (``FIT_PAIRS``, ``HELD_PAIRS``, ``TEST_PAIRS``), drawn

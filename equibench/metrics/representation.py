@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -37,23 +38,48 @@ def participation_ratio(z: torch.Tensor) -> float:
     return float(cov.trace() ** 2 / cov.pow(2).sum())
 
 
-def standardiser(z_fit: torch.Tensor) -> Callable[[torch.Tensor], np.ndarray]:
-    """The inputs of the probes and heads, fitted on ``fit`` codes ``[..., D]``: each dimension
-    standardised; codes wider than ``MAX_WIDTH`` (raw pixels) instead reduced to their
-    ``MAX_WIDTH`` leading principal components, whitened, which keeps the heads cheap and well
-    conditioned (a logistic probe on 784 standardised pixels needs 600 L-BFGS steps and 27 s on 2
-    cores, on 256 components 60 steps and under a second, with the same accuracy to 0.02). A ``fit``
-    split of fewer than ``MAX_WIDTH`` + 1 codes keeps one component fewer than it has codes (the
-    last has no variance left to whiten). Fitted and applied on one BLAS thread (:func:`one_thread`)."""
-    flat = z_fit.reshape(-1, z_fit.shape[-1]).double().numpy()
-    wide = flat.shape[1] > MAX_WIDTH
-    components = min(MAX_WIDTH, len(flat) - 1)
-    with one_thread():
-        scale = (PCA(components, whiten=True, random_state=0) if wide else StandardScaler()).fit(flat)
+class Inputs(NamedTuple):
+    """A code ``[..., d]`` as the R² heads read it and as the class probe reads it."""
 
-    def transform(z: torch.Tensor) -> np.ndarray:
+    heads: np.ndarray
+    probe: np.ndarray
+
+
+def standardiser(z_fit: torch.Tensor) -> Callable[[torch.Tensor], Inputs]:
+    """What the heads and the probe read of a code, fitted on ``fit`` codes ``[..., D]``.
+
+    Both read the code centred; one wider than ``MAX_WIDTH`` (raw pixels) by its ``MAX_WIDTH``
+    leading principal components, which keeps them cheap (a logistic probe on 784 standardised
+    pixels needs 600 L-BFGS steps and 27 s on 2 cores, on 256 components 60 steps and under a
+    second, with the same accuracy to 0.02). A ``fit`` split of fewer than ``MAX_WIDTH`` + 1 codes
+    keeps one component fewer than it has codes (the last has no variance left).
+
+    - The R² heads read it at one common scale, divided by the root of its mean variance: SIE's
+      reading (its heads read the backbone's features as they are) up to that scale, which keeps
+      the score free of the code's units. A dimension of little variance weighs as little as it
+      does in the code. Per-dimension scaling, metric version 4's, weighed it as much as the
+      largest, and on raw pixels of the 3D card blew up noise until the head never left the
+      constant (docs/metrics.md, "What the heads read").
+    - The probe reads every dimension (component) at unit variance, the linear-probe convention
+      (a normalisation without affine parameters in front of the linear layer): a class that lives
+      in low-variance dimensions is read as well as one in high-variance ones.
+
+    Fitted and applied on one BLAS thread (:func:`one_thread`)."""
+    flat = z_fit.reshape(-1, z_fit.shape[-1]).double().numpy()
+    with one_thread():
+        if flat.shape[1] > MAX_WIDTH:
+            pca = PCA(min(MAX_WIDTH, len(flat) - 1), random_state=0).fit(flat)
+            centre, variance = pca.transform, pca.explained_variance_
+            spread = np.maximum(np.sqrt(variance), np.finfo(variance.dtype).eps)  # as PCA(whiten=True)
+        else:
+            standard = StandardScaler().fit(flat)
+            centre, variance, spread = (lambda x: x - standard.mean_), standard.var_, standard.scale_
+    scale = float(np.sqrt(variance.mean())) or 1.0  # a collapsed code: its metrics are null anyway
+
+    def transform(z: torch.Tensor) -> Inputs:
         with one_thread():
-            return scale.transform(z.reshape(-1, z.shape[-1]).double().numpy()).reshape(*z.shape[:-1], -1)
+            centred = centre(z.reshape(-1, z.shape[-1]).double().numpy())
+        return Inputs(*(x.reshape(*z.shape[:-1], -1) for x in (centred / scale, centred / spread)))
     return transform
 
 

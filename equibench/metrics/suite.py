@@ -31,14 +31,15 @@ from equibench.metrics.operator_scores import score_operator
 from equibench.metrics.pairs import CyclicPairs, ViewPairs, pairs_of
 from equibench.metrics.regression import TransformHeads
 from equibench.metrics.representation import (
-    fit_probe, one_thread, participation_ratio, probe_accuracy, standardiser,
+    Inputs, fit_probe, one_thread, participation_ratio, probe_accuracy, standardiser,
 )
 from equibench.models.checks import check_latents, checked_invariant, checked_operator, encode_split
 from equibench.models.encoder import Encoder, NotMeasurable, Progress
 from equibench.models.operators import capsule_roll
 from equibench.stopwatch import Stopwatch
 
-METRIC_VERSION = 4  # 3: Lie derivatives, _ood and _fitted_mlp keys (view datasets); 4: MLP heads stopped on held-out base images (metrics/heads.py)
+METRIC_VERSION = 5  # 3: Lie derivatives, _ood and _fitted_mlp keys (view datasets); 4: MLP heads stopped on held-out
+# base images (metrics/heads.py); 5: the R² heads read the code at one scale (representation.standardiser)
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,8 @@ SCORED_ON_TEST = {
     "invariance": Metric("E||f(x) - f(g^k x)||^2 / total variance (rho = identity): how much f changes", **ERROR),
     "transform_accuracy": Metric("k != 0 recovered from (f(x), f(g^k x)) as the best-fitting of the fitted "
                                  "M_1..M_(N-1); chance 1/(N-1); cyclic datasets only", **FRACTION),
-    "transform_r2": Metric("R^2 of (cos, sin) of g^k regressed from concat(f(x), f(g^k x)), MLP head, fit -> "
-                           "test, pooled over every target entry (SIE); view datasets: the relative element's "
+    "transform_r2": Metric("R^2 of (cos, sin) of g^k regressed from concat(f(x), f(g^k x)) (f centred, at one "
+                           "scale), MLP head, fit -> test, pooled over every target entry (SIE); view datasets: the relative element's "
                            "features (angles as (cos, sin), other parameters as they are)", high=1.0),
     "transform_r2_dims": Metric("the same, R^2 averaged per target dimension (scikit-learn r2_score)", high=1.0),
     "transform_r2_linear": Metric("transform_r2 with a ridge head, pooled", high=1.0),
@@ -164,15 +165,15 @@ def _score(ev: Evaluation, name: str, suffix: str, z: torch.Tensor, op: Callable
 @dataclass
 class Fitted:
     """What is fitted on ``fit`` and scored on every test split: whitening, fitted operators (a
-    finite group's maps M_k, or a view dataset's conditioned operators), the heads' standardiser and
-    their training data (standardised codes ``x``, labels, pairs). The heads are fitted on first use,
+    finite group's maps M_k, or a view dataset's conditioned operators), the standardiser of the heads
+    and the probe and their training data (``fit`` codes as they read them, ``x``; labels; pairs). The heads are fitted on first use,
     inside the first split's stage, and reused by the others."""
 
     whiten: Whitener
     operators: dict[str, Callable]
     maps: dict[int, torch.Tensor] | None
-    scale: Callable
-    x: Any
+    scale: Callable[[torch.Tensor], Inputs]
+    x: Inputs
     labels: torch.Tensor
     pairs: CyclicPairs | ViewPairs
     seed: int
@@ -181,17 +182,17 @@ class Fitted:
 
     @cached_property
     def transform_heads(self) -> TransformHeads:
-        return TransformHeads.fit(self.x, self.pairs, self.seed)
+        return TransformHeads.fit(self.x.heads, self.pairs, self.seed)
 
     @cached_property
     def probe(self) -> Any:
-        return fit_probe(self.x, self.labels, self.seed)
+        return fit_probe(self.x.probe, self.labels, self.seed)
 
     @cached_property
     def invariant_probe(self) -> tuple[Callable, Any]:
         """The standardiser and probe of the declared invariant part alone."""
         scale = standardiser(self.z_fit[..., self.invariant])
-        return scale, fit_probe(scale(self.z_fit[..., self.invariant]), self.labels, self.seed)
+        return scale, fit_probe(scale(self.z_fit[..., self.invariant]).probe, self.labels, self.seed)
 
 
 def _fit(ev: Evaluation, model_seed: int, z_fit: torch.Tensor, labels: torch.Tensor,
@@ -211,8 +212,8 @@ def _fit(ev: Evaluation, model_seed: int, z_fit: torch.Tensor, labels: torch.Ten
     return Fitted(whiten, operators, maps, scale, x_fit, labels, fit_pairs, model_seed, invariant, z_fit)
 
 
-def _standardise(z_fit: torch.Tensor) -> tuple[Whitener, torch.Tensor, Callable, Any]:
-    """The fitted operators' whitening and the heads' standardiser, fitted on ``fit`` codes and
+def _standardise(z_fit: torch.Tensor) -> tuple[Whitener, torch.Tensor, Callable[[torch.Tensor], Inputs], Inputs]:
+    """The fitted operators' whitening and the heads' and probe's standardiser, fitted on ``fit`` codes and
     applied to them. Each runs on one BLAS thread (``representation.one_thread``: their rounding
     must not follow the thread count), so the two run side by side, one thread each, under one
     limit for both (a limit set and lifted by each would let the other's calls see 2 threads).
@@ -252,14 +253,14 @@ def _score_split(ev: Evaluation, declared: dict[str, Callable | None], fitted: F
         ev.null_reasons.update({"homomorphism": CYCLIC_ONLY, "transform_accuracy" + split: CYCLIC_ONLY})
     x = fitted.scale(z)
     with ev.watch.stage("transform_r2" + split):
-        m.update({k + split: v for k, v in fitted.transform_heads.score(x, pairs).items()})
+        m.update({k + split: v for k, v in fitted.transform_heads.score(x.heads, pairs).items()})
     with ev.watch.stage("probe_accuracy" + split):
-        m["probe_accuracy" + split] = probe_accuracy(fitted.probe, x, labels)
+        m["probe_accuracy" + split] = probe_accuracy(fitted.probe, x.probe, labels)
         ev.chance["probe_accuracy" + split] = 1 / classes
     if fitted.invariant is not None:
         with ev.watch.stage("probe_accuracy_invariant" + split):
             scale, probe = fitted.invariant_probe
-            m["probe_accuracy_invariant" + split] = probe_accuracy(probe, scale(z[..., fitted.invariant]), labels)
+            m["probe_accuracy_invariant" + split] = probe_accuracy(probe, scale(z[..., fitted.invariant]).probe, labels)
             ev.chance["probe_accuracy_invariant" + split] = 1 / classes
 
 
