@@ -151,7 +151,7 @@ def test_wide_codes_of_a_small_fit_split_are_standardised_without_an_error():
     out = standardiser(z)(z)
     assert out.probe.shape == out.heads.shape == (10, 8, 79)
     assert np.allclose(out.probe.reshape(80, 79).std(0, ddof=1), 1.0)
-    variance = out.heads.reshape(80, 79).var(0, ddof=1)
+    variance = out.heads.reshape(80, 79).var(0)
     assert np.isclose(variance.mean(), 1.0) and np.all(np.diff(variance) <= 1e-12) and variance[0] > 2 * variance[-1]
 
 
@@ -180,6 +180,37 @@ def test_the_heads_read_a_code_at_one_scale_and_the_probe_each_dimension_at_unit
     fit_heads, fit_probe = scale(z)
     assert np.isclose(fit_heads.reshape(-1, fit_heads.shape[-1]).var(0).mean(), 1.0, rtol=1e-2)
     assert np.allclose(fit_probe.reshape(-1, fit_probe.shape[-1]).std(0), 1.0, rtol=1e-2)
+
+
+@pytest.mark.parametrize("width", [6, 300], ids=["narrow", "wide"])
+def test_the_standardiser_is_scikit_learns_centring_pca_and_scaling(width):
+    """Exactly: the probe reads what metric version 4 gave every reader (StandardScaler, or
+    PCA(whiten=True) on wide codes), bit for bit, constant columns included; the heads read the
+    centred code (PCA's projection) divided by the root of its mean variance about the fit mean,
+    divided by the count (so the heads' fit inputs have mean square 1 on a narrow code)."""
+    from sklearn.decomposition import PCA
+    from sklearn.preprocessing import StandardScaler
+
+    from equibench.metrics.representation import one_thread, standardiser
+
+    g = torch.Generator().manual_seed(2)
+    z, z_test = (torch.rand(n, 9, width, generator=g, dtype=torch.float64) * torch.linspace(0, 2, width) + 1
+                 for n in (40, 5))  # column 0 constant
+    flat, flat_test = z.reshape(-1, width).numpy(), z_test.reshape(-1, width).numpy()
+    heads, probe = (x.reshape(len(flat_test), -1) for x in standardiser(z)(z_test))
+    if width == 6:
+        reference = StandardScaler().fit(flat)
+        assert np.array_equal(probe, reference.transform(flat_test))
+        assert np.allclose(heads, (flat_test - flat.mean(0)) / np.sqrt(flat.var(0).mean()), rtol=1e-12)
+        fit_heads = standardiser(z)(z).heads
+        assert np.isclose((fit_heads ** 2).mean(), 1.0, rtol=1e-12)
+    else:
+        with one_thread():  # the standardiser's PCA runs on one thread: its bits follow the count
+            whitened = PCA(256, whiten=True, random_state=0).fit(flat).transform(flat_test)
+            pca = PCA(256, random_state=0).fit(flat)
+        assert np.array_equal(probe, whitened)
+        variance = pca.explained_variance_.mean() * (len(flat) - 1) / len(flat)
+        assert np.allclose(heads, pca.transform(flat_test) / np.sqrt(variance), rtol=1e-12)
 
 
 @pytest.mark.parametrize("intercept", [False, True], ids=["no-intercept", "intercept"])

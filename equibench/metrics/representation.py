@@ -54,7 +54,9 @@ def standardiser(z_fit: torch.Tensor) -> Callable[[torch.Tensor], Inputs]:
     second, with the same accuracy to 0.02). A ``fit`` split of fewer than ``MAX_WIDTH`` + 1 codes
     keeps one component fewer than it has codes (the last has no variance left).
 
-    - The R² heads read it at one common scale, divided by the root of its mean variance: SIE's
+    - The R² heads read it at one common scale: divided by the root of the mean variance of what
+      they read (every dimension, or the components), taken about the mean over the ``fit`` codes
+      (divided by their count, so that the heads' ``fit`` inputs have mean square 1). That is SIE's
       reading (its heads read the backbone's features as they are) up to that scale, which keeps
       the score free of the code's units. A dimension of little variance weighs as little as it
       does in the code. Per-dimension scaling, metric version 4's, weighed it as much as the
@@ -69,8 +71,9 @@ def standardiser(z_fit: torch.Tensor) -> Callable[[torch.Tensor], Inputs]:
     with one_thread():
         if flat.shape[1] > MAX_WIDTH:
             pca = PCA(min(MAX_WIDTH, len(flat) - 1), random_state=0).fit(flat)
-            centre, variance = pca.transform, pca.explained_variance_
-            spread = np.maximum(np.sqrt(variance), np.finfo(variance.dtype).eps)  # as PCA(whiten=True)
+            centre, variance = pca.transform, pca.explained_variance_ * ((len(flat) - 1) / len(flat))
+            # the probe's: PCA(whiten=True)'s, whose variance is divided by the count less one
+            spread = np.maximum(np.sqrt(pca.explained_variance_), np.finfo(variance.dtype).eps)
         else:
             standard = StandardScaler().fit(flat)
             centre, variance, spread = (lambda x: x - standard.mean_), standard.var_, standard.scale_
