@@ -25,8 +25,7 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=4000, help="base images read per dataset")
     args = parser.parse_args()
     for name in args.datasets:
-        frames = api.dataset(name, data_root=args.data_root).splits["test"].frames[: args.limit, 0]
-        x = frames.float().div(255).flatten(1) if not frames.is_floating_point() else frames.flatten(1)
+        x = api.dataset(name, data_root=args.data_root).splits["test"].sequences()[: args.limit, 0].flatten(1)
         print(f"{name:16s} images {len(x):5d}  ink {x.sum(1).mean():6.1f}  above 0.5 {(x > 0.5).sum(1).float().mean():6.1f}"
               f"  above 0.1 {(x > 0.1).sum(1).float().mean():6.1f}"
               f"  edges (0.1, 0.9) {((x > 0.1) & (x < 0.9)).sum(1).float().mean():6.1f}", flush=True)
