@@ -10,6 +10,11 @@ as the suite does (the first line of each cell reproduces its record), so that t
 weighed on numbers (docs/metrics.md, "What the heads read"). Nothing here changes a record.
 
     .venv/bin/python scripts/head_inputs.py --cells pixels:shapes3d-euler-views-ood tvae:digits-rot18
+    .venv/bin/python scripts/head_inputs.py --cells pixels:shapes3d-euler-views-ood --fit-pairs 64000
+
+``--fit-pairs``, ``--hidden`` and ``--lr`` measure other heads than the suite's (more pairs to fit
+on, with a quarter as many held out to stop on; another width; another learning rate), for
+weighing the protocol: no record is ever scored with them.
 
 A model is loaded from its checkpoint in the cache where there is one (``equibench run`` and the
 board's sweep put them there), and otherwise fitted and saved there exactly as ``equibench run`` does.
@@ -21,6 +26,7 @@ import argparse
 from pathlib import Path
 
 from equibench.errors import ConfigError, exit_status
+from equibench.metrics import heads, regression
 from equibench.metrics.pairs import pairs_of
 from equibench.metrics.regression import TransformHeads
 from equibench.metrics.representation import fit_probe, probe_accuracy, standardiser
@@ -41,7 +47,14 @@ def main() -> int:
     parser.add_argument("--cells", nargs="+", required=True, help="model:dataset cells")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir())
+    parser.add_argument("--fit-pairs", type=int, default=regression.FIT_PAIRS, help="pairs the heads fit on")
+    parser.add_argument("--hidden", type=int, default=heads.HIDDEN, help="the MLP head's hidden units")
+    parser.add_argument("--lr", type=float, default=heads.LR, help="the MLP head's Adam learning rate")
     args = parser.parse_args()
+    if min(args.fit_pairs, args.hidden) < 4 or args.lr <= 0:
+        raise ConfigError("--fit-pairs and --hidden take 4 or more, --lr a positive rate")
+    regression.FIT_PAIRS, regression.HELD_PAIRS = args.fit_pairs, args.fit_pairs // 4
+    heads.HIDDEN, heads.LR = args.hidden, args.lr
     for cell in args.cells:
         if cell.count(":") != 1:
             raise ConfigError(f"--cells takes model:dataset, e.g. pixels:digits-rot18; got {cell!r}")

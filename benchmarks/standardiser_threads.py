@@ -1,0 +1,43 @@
+"""Whether the heads' standardiser would gain from a second BLAS thread: the wall time of its PCA
+(256 components of a dataset's ``fit`` pixels, as ``representation.standardiser`` fits it) on 1 and
+on 2 threads, each twice, and how far apart the two fits' components are.
+
+    .venv/bin/python benchmarks/standardiser_threads.py [--dataset digits-rothue18]
+
+Why: the standardiser runs on one thread so that its rounding does not follow the thread count
+(docs/metrics.md, "What scoring costs"); this says what that costs in time and what a second
+thread would change in bits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from sklearn.decomposition import PCA
+from threadpoolctl import threadpool_limits
+
+from equibench import api
+from equibench.errors import exit_status
+from equibench.metrics.representation import MAX_WIDTH
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", default="digits-rothue18")
+    args = parser.parse_args()
+    x = api.dataset(args.dataset).splits["fit"].images().flatten(1).double().numpy()
+    components = {}
+    for threads in (1, 2, 1, 2):
+        with threadpool_limits(limits=threads):
+            started = time.perf_counter()
+            components[threads] = PCA(min(MAX_WIDTH, len(x) - 1), random_state=0).fit(x).components_
+            print(f"{args.dataset}: PCA of {x.shape[0]} x {x.shape[1]} on {threads} thread(s): "
+                  f"{time.perf_counter() - started:.2f} s", flush=True)
+    print(f"components, 1 against 2 threads: largest difference {np.abs(components[1] - components[2]).max():.1e}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(exit_status(main))  # bad input: one line, exit status 2
