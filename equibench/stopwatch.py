@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class Stopwatch:
@@ -21,3 +24,10 @@ class Stopwatch:
             yield
         finally:
             self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - start, 3)
+
+    def timed(self, name: str, compute: Callable[[], T]) -> Callable[[], T]:
+        """``compute``, timed as the stage ``name`` whenever it is called."""
+        def run() -> T:
+            with self.stage(name):
+                return compute()
+        return run

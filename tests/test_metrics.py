@@ -184,14 +184,17 @@ def test_the_heads_read_a_code_at_one_scale_and_the_probe_each_dimension_at_unit
 
 @pytest.mark.parametrize("width", [6, 300], ids=["narrow", "wide"])
 def test_the_standardiser_is_scikit_learns_centring_pca_and_scaling(width):
-    """Exactly: the probe reads what metric version 4 gave every reader (StandardScaler, or
-    PCA(whiten=True) on wide codes), bit for bit, constant columns included; the heads read the
+    """Exactly: the probe reads StandardScaler's output, or on a wide code the whitened projection
+    on its 256 leading principal components (PCA(whiten=True) of the varying columns, exact:
+    the covariance's eigendecomposition), bit for bit, constant columns included; the heads read the
     centred code (PCA's projection) divided by the root of its mean variance about the fit mean,
-    divided by the count (so the heads' fit inputs have mean square 1 on a narrow code)."""
+    divided by the count (so the heads' fit inputs have mean square 1 on a narrow code). The
+    components are the covariance's leading eigenvectors (up to sign), computed here apart."""
     from sklearn.decomposition import PCA
     from sklearn.preprocessing import StandardScaler
 
-    from equibench.metrics.representation import one_thread, standardiser
+    from equibench.metrics.cores import one_thread
+    from equibench.metrics.representation import standardiser
 
     g = torch.Generator().manual_seed(2)
     z, z_test = (torch.rand(n, 9, width, generator=g, dtype=torch.float64) * torch.linspace(0, 2, width) + 1
@@ -206,11 +209,40 @@ def test_the_standardiser_is_scikit_learns_centring_pca_and_scaling(width):
         assert np.isclose((fit_heads ** 2).mean(), 1.0, rtol=1e-12)
     else:
         with one_thread():  # the standardiser's PCA runs on one thread: its bits follow the count
-            whitened = PCA(256, whiten=True, random_state=0).fit(flat).transform(flat_test)
-            pca = PCA(256, random_state=0).fit(flat)
+            whitened = PCA(256, whiten=True, svd_solver="covariance_eigh").fit(flat[:, 1:]).transform(flat_test[:, 1:])
+            pca = PCA(256, svd_solver="covariance_eigh").fit(flat[:, 1:])
         assert np.array_equal(probe, whitened)
         variance = pca.explained_variance_.mean() * (len(flat) - 1) / len(flat)
-        assert np.allclose(heads, pca.transform(flat_test) / np.sqrt(variance), rtol=1e-12)
+        assert np.allclose(heads, pca.transform(flat_test[:, 1:]) / np.sqrt(variance), rtol=1e-12)
+        centred = flat[:, 1:] - flat[:, 1:].mean(0)
+        values, vectors = np.linalg.eigh(centred.T @ centred / (len(flat) - 1))
+        values, vectors = values[::-1][:256], vectors[:, ::-1][:, :256]
+        leading = vectors * np.sign(np.einsum("di,di->i", vectors, pca.components_.T))
+        assert np.allclose(pca.components_.T, leading, atol=1e-9)
+        assert np.allclose(probe, (flat_test[:, 1:] - flat[:, 1:].mean(0)) @ leading / np.sqrt(values), atol=1e-8)
+
+
+def test_the_whitening_is_scikit_learns_pca_of_the_varying_columns():
+    """The whitening keeps the leading components that explain 99% of the variance, whitened, from
+    the one eigendecomposition it shares with the standardiser: bit for bit scikit-learn's own
+    ``PCA(0.99, whiten=True)`` fitted on the varying columns, as metric version 5 fitted it, so that
+    sharing the decomposition moves no number of a code the heads read whole."""
+    from sklearn.decomposition import PCA
+
+    from equibench.metrics.commutativity import varying_columns
+    from equibench.metrics.cores import one_thread
+
+    g = torch.Generator().manual_seed(3)
+    z = torch.rand(200, 6, 40, generator=g) @ torch.rand(40, 40, generator=g) * (torch.arange(40) % 7 != 0)
+    flat = z.reshape(-1, 40)
+    columns = varying_columns(flat)
+    assert len(columns) == 34
+    with one_thread():
+        reference = PCA(0.99, whiten=True, svd_solver="covariance_eigh").fit(flat[:, columns].double().numpy())
+        expected = reference.transform(flat[:, columns].double().numpy())
+    whitened = Whitener.fit(z)(z)
+    assert 1 < whitened.shape[-1] == reference.n_components_ < 34
+    assert np.array_equal(whitened.reshape(-1, whitened.shape[-1]).numpy(), expected)
 
 
 @pytest.mark.parametrize("intercept", [False, True], ids=["no-intercept", "intercept"])
@@ -285,19 +317,57 @@ def test_the_heads_inputs_do_not_depend_on_the_thread_count():
     assert torch.equal(outputs[0][1], outputs[1][1])
 
 
-def test_the_whitening_and_the_standardiser_fitted_side_by_side_are_the_ones_fitted_alone():
-    """The suite fits the two one-thread stages at once (suite._standardise): the same bits as each
-    fitted alone, whitened and standardised fit codes included, on a 2-thread BLAS."""
-    from threadpoolctl import threadpool_limits
+def test_the_suite_gives_the_same_bits_side_by_side_as_one_chain_after_the_other(digits_rot18):
+    """On two threads the suite's chains run side by side (metrics/cores.py), on one thread one after
+    the other: every metric, curve, chance level and null reason the same, bit for bit, on raw
+    pixels (whose principal axes the whitening and the heads share, and whose BLAS calls would round
+    differently on two threads)."""
+    spec, cpu, threads = _spec(digits_rot18), torch.device("cpu"), torch.get_num_threads()
+    runs = []
+    try:
+        for count in (2, 1):
+            torch.set_num_threads(count)
+            runs.append(evaluate(Pixels({}, spec, cpu), "pixels", digits_rot18, progress, 0))
+    finally:
+        torch.set_num_threads(threads)
+    side_by_side, serial = runs
+    assert side_by_side.metrics == serial.metrics and side_by_side.metrics["transform_r2"] > 0.5
+    assert (side_by_side.curves, side_by_side.chance, side_by_side.null_reasons) == (
+        serial.curves, serial.chance, serial.null_reasons)
+    assert {"principal_axes", "whiten", "standardise", "commutativity"} <= set(side_by_side.watch.seconds)
 
-    from equibench.metrics.representation import standardiser
-    from equibench.metrics.suite import _standardise
 
-    g = torch.Generator().manual_seed(1)
-    z = torch.rand(120, 18, 400, generator=g) * (torch.rand(120, 18, 400, generator=g) > 0.6)
-    with threadpool_limits(limits=2):
-        whiten, w_fit, scale, x_fit = _standardise(z)
-    assert torch.equal(w_fit, Whitener.fit(z)(z)) and torch.equal(whiten(z), w_fit)
-    alone = standardiser(z)(z)
-    assert all(np.array_equal(x, y) and np.array_equal(x, y_again)
-               for x, y, y_again in zip(alone, x_fit, scale(z)))
+def test_side_by_side_runs_two_tasks_at_once_and_returns_their_results_in_order():
+    """Tasks run two at a time on two threads or more (each sees half of torch's threads), one after
+    the other on one; results come back in the order given, and a task's exception is raised."""
+    import threading
+
+    from equibench.metrics.cores import Shared, side_by_side
+
+    threads = torch.get_num_threads()
+    both = threading.Barrier(2, timeout=10)  # passes only if two tasks wait at once
+    calls = []
+    shared = Shared(lambda: calls.append(1) or len(calls))
+
+    def task(value):
+        def run():
+            both.wait()
+            return value, torch.get_num_threads(), shared.get()
+        return run
+
+    try:
+        torch.set_num_threads(2)
+        assert side_by_side([task("a"), task("b")]) == [("a", 1, 1), ("b", 1, 1)] and calls == [1]
+        torch.set_num_threads(1)
+        assert side_by_side([lambda: "c", lambda: torch.get_num_threads()]) == ["c", 1]
+        torch.set_num_threads(2)
+
+        def fails():
+            raise ValueError("from a chain")
+        with pytest.raises(ValueError, match="from a chain"):
+            side_by_side([lambda: "d", fails])
+        assert torch.get_num_threads() == 2, "the run's thread count is restored"
+    finally:
+        torch.set_num_threads(threads)
+
+

@@ -30,9 +30,8 @@ from sklearn.decomposition import PCA
 
 from equibench.metrics.heads import PAIR_SEED, fit_mlp, held_out
 from equibench.metrics.pairs import CyclicPairs, PairBatch, ViewPairs
+from equibench.metrics.principal import PrincipalAxes
 from equibench.models.encoder import Operator
-from equibench.metrics.commutativity import varying_columns
-from equibench.metrics.representation import one_thread
 from equibench.metrics.ridge import ConditionedRidgeLOO, RidgeLOO
 
 HARMONICS = 2
@@ -44,31 +43,21 @@ ACCURACY_ROWS = 512  # test pairs per block of recovered()'s distances (see ther
 
 @dataclass(frozen=True)
 class Whitener:
-    """PCA whitening fitted on one split and applied to others.
+    """PCA whitening fitted on one split and applied to others: the leading principal components of
+    the ``fit`` codes that explain a share of their variance (99%), each at unit variance, from
+    their :class:`~equibench.metrics.principal.PrincipalAxes` (given where the caller has them: the
+    suite shares them with the heads' standardiser)."""
 
-    Columns constant on the fitting split carry no variance and are left out before the PCA,
-    which changes no component. The components come from the eigendecomposition of the
-    covariance rather than an SVD of the data: 4x faster on raw pixels (6480 x 1525 on
-    digits-rothue18: 0.8 s against 3.5 s), with whitened test codes equal to 1e-12 of their
-    scale, and every metric of the published records reproduced to 1e-9 relative or better. Fitted
-    and applied on one BLAS thread, as the heads' inputs are (``representation.one_thread``)."""
-
+    axes: PrincipalAxes
     pca: PCA
-    columns: torch.Tensor
 
     @classmethod
-    def fit(cls, z: torch.Tensor, variance: float = 0.99) -> Whitener:
-        flat = z.reshape(-1, z.shape[-1])
-        columns = varying_columns(flat)
-        pca = PCA(n_components=variance, whiten=True, svd_solver="covariance_eigh")
-        with one_thread():
-            pca.fit(flat[:, columns].double().numpy())
-        return cls(pca, columns)
+    def fit(cls, z: torch.Tensor, variance: float = 0.99, axes: PrincipalAxes | None = None) -> Whitener:
+        axes = PrincipalAxes.fit(z) if axes is None else axes
+        return cls(axes, axes.leading(axes.explaining(variance), whiten=True))
 
     def __call__(self, z: torch.Tensor) -> torch.Tensor:
-        with one_thread():
-            flat = self.pca.transform(z.reshape(-1, z.shape[-1])[:, self.columns].double().numpy())
-        return torch.from_numpy(flat).reshape(*z.shape[:-1], -1)
+        return torch.from_numpy(self.axes.project(self.pca, z)).reshape(*z.shape[:-1], -1)
 
 
 def fit_operators(w: torch.Tensor, pairs: CyclicPairs) -> dict[int, torch.Tensor]:

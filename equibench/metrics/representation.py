@@ -7,23 +7,14 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
 from equibench.metrics.commutativity import varying_columns
+from equibench.metrics.cores import one_thread
+from equibench.metrics.principal import PrincipalAxes
 
 MAX_WIDTH = 256
-
-
-def one_thread() -> threadpool_limits:
-    """BLAS on one thread, for the linear algebra in front of the heads and the probe. Its rounding
-    follows the BLAS thread count, and the MLP heads, trained for thousands of steps, amplify that
-    rounding: the same pixels scored on 1 and on 2 threads gave ``transform_r2`` 0.938 and 0.921 on
-    digits-shift7. On one thread every metric is the same whatever the machine's thread count (the
-    board's cells run on one thread each), for a second or so more on raw pixels."""
-    return threadpool_limits(limits=1)
 
 
 def participation_ratio(z: torch.Tensor) -> float:
@@ -45,14 +36,18 @@ class Inputs(NamedTuple):
     probe: np.ndarray
 
 
-def standardiser(z_fit: torch.Tensor) -> Callable[[torch.Tensor], Inputs]:
+def standardiser(z_fit: torch.Tensor, axes: Callable[[], PrincipalAxes] | None = None
+                 ) -> Callable[[torch.Tensor], Inputs]:
     """What the heads and the probe read of a code, fitted on ``fit`` codes ``[..., D]``.
 
     Both read the code centred; one wider than ``MAX_WIDTH`` (raw pixels) by its ``MAX_WIDTH``
     leading principal components, which keeps them cheap (a logistic probe on 784 standardised
     pixels needs 600 L-BFGS steps and 27 s on 2 cores, on 256 components 60 steps and under a
-    second, with the same accuracy to 0.02). A ``fit`` split of fewer than ``MAX_WIDTH`` + 1 codes
-    keeps one component fewer than it has codes (the last has no variance left).
+    second, with the same accuracy to 0.02). The components are exact: those of one
+    eigendecomposition of the covariance (:class:`~equibench.metrics.principal.PrincipalAxes`), which
+    ``axes`` gives where the caller has it (the suite shares the whitening's) and which is computed
+    here otherwise. A ``fit`` split of fewer than ``MAX_WIDTH`` + 1 codes keeps one component fewer
+    than it has codes (the last has no variance left).
 
     - The R² heads read it at one common scale: divided by the root of the mean variance of what
       they read (every dimension, or the components), taken about the mean over the ``fit`` codes
@@ -66,22 +61,29 @@ def standardiser(z_fit: torch.Tensor) -> Callable[[torch.Tensor], Inputs]:
       (a normalisation without affine parameters in front of the linear layer): a class that lives
       in low-variance dimensions is read as well as one in high-variance ones.
 
-    Fitted and applied on one BLAS thread (:func:`one_thread`)."""
-    flat = z_fit.reshape(-1, z_fit.shape[-1]).double().numpy()
-    with one_thread():
-        if flat.shape[1] > MAX_WIDTH:
-            pca = PCA(min(MAX_WIDTH, len(flat) - 1), random_state=0).fit(flat)
-            centre, variance = pca.transform, pca.explained_variance_ * ((len(flat) - 1) / len(flat))
-            # the probe's: PCA(whiten=True)'s, whose variance is divided by the count less one
-            spread = np.maximum(np.sqrt(pca.explained_variance_), np.finfo(variance.dtype).eps)
-        else:
-            standard = StandardScaler().fit(flat)
-            centre, variance, spread = (lambda x: x - standard.mean_), standard.var_, standard.scale_
+    Fitted and applied on one BLAS thread (:func:`~equibench.metrics.cores.one_thread`)."""
+    count = z_fit[..., 0].numel()
+    if z_fit.shape[-1] > MAX_WIDTH:
+        principal = axes() if axes is not None else PrincipalAxes.fit(z_fit)
+        pca = principal.leading(min(MAX_WIDTH, count - 1), whiten=False)
+
+        def centre(flat: torch.Tensor) -> np.ndarray:
+            return principal.project(pca, flat)
+        variance = pca.explained_variance_ * ((count - 1) / count)
+        # the probe's: PCA(whiten=True)'s, whose variance is divided by the count less one
+        spread = np.maximum(np.sqrt(pca.explained_variance_), np.finfo(variance.dtype).eps)
+    else:
+        with one_thread():
+            standard = StandardScaler().fit(z_fit.reshape(-1, z_fit.shape[-1]).double().numpy())
+
+        def centre(flat: torch.Tensor) -> np.ndarray:
+            return flat.double().numpy() - standard.mean_
+        variance, spread = standard.var_, standard.scale_
     scale = float(np.sqrt(variance.mean())) or 1.0  # a collapsed code: its metrics are null anyway
 
     def transform(z: torch.Tensor) -> Inputs:
         with one_thread():
-            centred = centre(z.reshape(-1, z.shape[-1]).double().numpy())
+            centred = centre(z.reshape(-1, z.shape[-1]))
         return Inputs(*(x.reshape(*z.shape[:-1], -1) for x in (centred / scale, centred / spread)))
     return transform
 

@@ -8,10 +8,8 @@ the label, so that a constant, collapsed or information-free encoder cannot top 
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -28,18 +26,21 @@ from equibench.metrics.fitted import (
     transform_accuracy,
 )
 from equibench.metrics.operator_scores import score_operator
+from equibench.metrics.cores import Shared, side_by_side
 from equibench.metrics.pairs import CyclicPairs, ViewPairs, pairs_of
+from equibench.metrics.principal import PrincipalAxes
 from equibench.metrics.regression import TransformHeads
 from equibench.metrics.representation import (
-    Inputs, fit_probe, one_thread, participation_ratio, probe_accuracy, standardiser,
+    fit_probe, participation_ratio, probe_accuracy, standardiser,
 )
 from equibench.models.checks import check_latents, checked_invariant, checked_operator, encode_split
 from equibench.models.encoder import Encoder, NotMeasurable, Progress
 from equibench.models.operators import capsule_roll
 from equibench.stopwatch import Stopwatch
 
-METRIC_VERSION = 5  # 3: Lie derivatives, _ood and _fitted_mlp keys (view datasets); 4: MLP heads stopped on held-out
-# base images (metrics/heads.py); 5: the R² heads read the code at one scale (representation.standardiser)
+METRIC_VERSION = 6  # 3: Lie derivatives, _ood and _fitted_mlp keys (view datasets); 4: MLP heads stopped on held-out
+# base images (metrics/heads.py); 5: the R² heads read the code at one scale (representation.standardiser); 6: a
+# code wider than 256 is read by its exact leading principal components, the whitening's (metrics/principal.py)
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,14 @@ class Evaluation:
     warnings: list[dict[str, str]] = field(default_factory=list)
     watch: Stopwatch = field(default_factory=Stopwatch)
 
+    def merge(self, part: Evaluation) -> None:
+        """Add what ``part`` measured (another stage of the suite, with stages of other names)."""
+        self.metrics.update(part.metrics)
+        self.curves.update(part.curves)
+        self.null_reasons.update(part.null_reasons)
+        self.chance.update(part.chance)
+        self.watch.seconds.update(part.watch.seconds)
+
 
 def _roll_operator(model: Encoder, order: int | None) -> Callable | None:
     shape = model.capsules()
@@ -162,106 +171,122 @@ def _score(ev: Evaluation, name: str, suffix: str, z: torch.Tensor, op: Callable
         ev.null_reasons[f"h5_orbit{suffix}{split}"] = f"only {z.shape[1]} candidates on the orbit"
 
 
-@dataclass
-class Fitted:
-    """What is fitted on ``fit`` and scored on every test split: whitening, fitted operators (a
-    finite group's maps M_k, or a view dataset's conditioned operators), the standardiser of the heads
-    and the probe and their training data (``fit`` codes as they read them, ``x``; labels; pairs). The heads are fitted on first use,
-    inside the first split's stage, and reused by the others."""
+class Test(NamedTuple):
+    """A test split as the suite scores it: its codes ``[S, V, D]``, labels and pairs."""
 
-    whiten: Whitener
-    operators: dict[str, Callable]
-    maps: dict[int, torch.Tensor] | None
-    scale: Callable[[torch.Tensor], Inputs]
-    x: Inputs
+    z: torch.Tensor
     labels: torch.Tensor
     pairs: CyclicPairs | ViewPairs
-    seed: int
-    invariant: slice | None  # the part of the code the model declares invariant
-    z_fit: torch.Tensor
-
-    @cached_property
-    def transform_heads(self) -> TransformHeads:
-        return TransformHeads.fit(self.x.heads, self.pairs, self.seed)
-
-    @cached_property
-    def probe(self) -> Any:
-        return fit_probe(self.x.probe, self.labels, self.seed)
-
-    @cached_property
-    def invariant_probe(self) -> tuple[Callable, Any]:
-        """The standardiser and probe of the declared invariant part alone."""
-        scale = standardiser(self.z_fit[..., self.invariant])
-        return scale, fit_probe(scale(self.z_fit[..., self.invariant]).probe, self.labels, self.seed)
 
 
-def _fit(ev: Evaluation, model_seed: int, z_fit: torch.Tensor, labels: torch.Tensor,
-         fit_pairs: CyclicPairs | ViewPairs, invariant: slice | None) -> Fitted:
-    with ev.watch.stage("standardise"):
-        whiten, w_fit, scale, x_fit = _standardise(z_fit)
+def _declared(model: Encoder, plugin: str, data: OrbitDataset | ViewDataset, declared: dict[str, Callable | None],
+              tests: dict[str, Test]) -> Evaluation:
+    """Everything that calls plugin code, in one chain: the declared operators' scores on every test
+    split, and the Lie derivatives."""
+    ev = Evaluation()
+    for split, test in tests.items():
+        for suffix, op in declared.items():
+            if op is not None:
+                _score(ev, f"commutativity{suffix}", suffix, test.z, op, test.pairs, split=split)
+    _lie(ev, model, plugin, data, total_variance(tests[""].z))
+    return ev
+
+
+def _invariance(tests: dict[str, Test]) -> Evaluation:
+    """How much the code changes (the identity operator's error) on every test split."""
+    ev = Evaluation()
+    for split, test in tests.items():
+        _score(ev, "invariance", "", test.z, identity, test.pairs, retrieval=False, split=split)
+    return ev
+
+
+def _spread(z: torch.Tensor) -> Evaluation:
+    """The participation ratio of the test codes."""
+    ev = Evaluation()
+    with ev.watch.stage("participation_ratio"):
+        ev.metrics["participation_ratio"] = participation_ratio(z)
+    return ev
+
+
+class Whitened(NamedTuple):
+    """Whitened codes of ``fit`` and of every test split (by split key), read by the fitted operators."""
+
+    fit: torch.Tensor
+    tests: dict[str, torch.Tensor]
+
+
+def _whitened(z_fit: torch.Tensor, axes: Shared[PrincipalAxes], tests: dict[str, Test]) -> Whitened:
+    whiten = Whitener.fit(z_fit, axes=axes.get())
+    return Whitened(whiten(z_fit), {split: whiten(test.z) for split, test in tests.items()})
+
+
+def _fitted(whitened: Shared[Whitened], fit_pairs: CyclicPairs | ViewPairs, tests: dict[str, Test]) -> Evaluation:
+    """The fitted linear operators (a finite group's maps M_k, or a view dataset's M(g)) and their
+    scores on every test split."""
+    ev = Evaluation()
+    m = ev.metrics
+    w = whitened.get()
+    m["whitened_dim"] = w.fit.shape[-1]
     with ev.watch.stage("fit_operators"):
         if isinstance(fit_pairs, CyclicPairs):
-            maps = fit_operators(w_fit, fit_pairs)
-            operators = {"_fitted": fitted_operator(maps)}
+            maps = fit_operators(w.fit, fit_pairs)
+            op = fitted_operator(maps)
         else:
             maps = None
-            operators = {"_fitted": fit_conditional(w_fit, fit_pairs)}
-    if maps is None:
-        with ev.watch.stage("fit_operators_mlp"):
-            operators["_fitted_mlp"] = fit_conditional_mlp(w_fit, fit_pairs, model_seed)
-    return Fitted(whiten, operators, maps, scale, x_fit, labels, fit_pairs, model_seed, invariant, z_fit)
+            op = fit_conditional(w.fit, fit_pairs)
+    for split, test in tests.items():
+        _score(ev, "commutativity_fitted", "_fitted", w.tests[split], op, test.pairs, split=split)
+        if maps is not None:
+            with ev.watch.stage("homomorphism"):
+                m["homomorphism"] = homomorphism_error(maps, test.pairs)
+            with ev.watch.stage("transform_accuracy" + split):
+                m["transform_accuracy" + split] = transform_accuracy(w.tests[split], maps, test.pairs)
+                ev.chance["transform_accuracy" + split] = 1 / (test.pairs.order - 1)
+        else:
+            ev.null_reasons.update({"homomorphism": CYCLIC_ONLY, "transform_accuracy" + split: CYCLIC_ONLY})
+    return ev
 
 
-def _standardise(z_fit: torch.Tensor) -> tuple[Whitener, torch.Tensor, Callable[[torch.Tensor], Inputs], Inputs]:
-    """The fitted operators' whitening and the heads' and probe's standardiser, fitted on ``fit`` codes and
-    applied to them. Each runs on one BLAS thread (``representation.one_thread``: their rounding
-    must not follow the thread count), so the two run side by side, one thread each, under one
-    limit for both (a limit set and lifted by each would let the other's calls see 2 threads).
-    threadpoolctl documents its limits for the main thread; they hold here because this OpenBLAS
-    (pthreads) has one process-wide thread count, and where a BLAS counts threads per calling
-    thread the inner ``one_thread`` of each fit still applies."""
-    def whitening() -> tuple[Whitener, torch.Tensor]:
-        whiten = Whitener.fit(z_fit)
-        return whiten, whiten(z_fit)
-
-    with one_thread(), ThreadPoolExecutor(1) as pool:
-        whitened = pool.submit(whitening)
-        scale = standardiser(z_fit)
-        x_fit = scale(z_fit)
-        return *whitened.result(), scale, x_fit
+def _fitted_mlp(whitened: Shared[Whitened], fit_pairs: ViewPairs, seed: int, tests: dict[str, Test]) -> Evaluation:
+    """A view dataset's MLP operator on (whitened f, Fourier features of g), and its scores."""
+    ev = Evaluation()
+    w = whitened.get()
+    with ev.watch.stage("fit_operators_mlp"):
+        op = fit_conditional_mlp(w.fit, fit_pairs, seed)
+    for split, test in tests.items():
+        _score(ev, "commutativity_fitted_mlp", "_fitted_mlp", w.tests[split], op, test.pairs, split=split)
+    return ev
 
 
-def _score_split(ev: Evaluation, declared: dict[str, Callable | None], fitted: Fitted, z: torch.Tensor,
-                 labels: torch.Tensor, pairs: CyclicPairs | ViewPairs, split: str, classes: int) -> None:
-    """Every metric of :data:`SCORED_ON_TEST` on one test split (codes ``z``), keys ending ``split``."""
+def _heads(z_fit: torch.Tensor, axes: Shared[PrincipalAxes], labels: torch.Tensor, fit_pairs: CyclicPairs | ViewPairs,
+           seed: int, invariant: slice | None, tests: dict[str, Test], classes: int) -> Evaluation:
+    """The R² heads and the class probes (of the whole code, and of the part the model declares
+    invariant), fitted on ``fit`` codes as :func:`standardiser` gives them to each, inside the first
+    split's stage, and scored on every test split."""
+    ev = Evaluation()
     m = ev.metrics
-    for suffix, op in declared.items():
-        if op is not None:
-            _score(ev, f"commutativity{suffix}", suffix, z, op, pairs, split=split)
-    _score(ev, "invariance", "", z, identity, pairs, retrieval=False, split=split)
-    w = fitted.whiten(z)
-    m["whitened_dim"] = w.shape[-1]
-    for suffix, op in fitted.operators.items():
-        _score(ev, f"commutativity{suffix}", suffix, w, op, pairs, split=split)
-    if fitted.maps is not None:
-        with ev.watch.stage("homomorphism"):
-            m["homomorphism"] = homomorphism_error(fitted.maps, pairs)
-        with ev.watch.stage("transform_accuracy" + split):
-            m["transform_accuracy" + split] = transform_accuracy(w, fitted.maps, pairs)
-            ev.chance["transform_accuracy" + split] = 1 / (pairs.order - 1)
-    else:
-        ev.null_reasons.update({"homomorphism": CYCLIC_ONLY, "transform_accuracy" + split: CYCLIC_ONLY})
-    x = fitted.scale(z)
-    with ev.watch.stage("transform_r2" + split):
-        m.update({k + split: v for k, v in fitted.transform_heads.score(x.heads, pairs).items()})
-    with ev.watch.stage("probe_accuracy" + split):
-        m["probe_accuracy" + split] = probe_accuracy(fitted.probe, x.probe, labels)
-        ev.chance["probe_accuracy" + split] = 1 / classes
-    if fitted.invariant is not None:
-        with ev.watch.stage("probe_accuracy_invariant" + split):
-            scale, probe = fitted.invariant_probe
-            m["probe_accuracy_invariant" + split] = probe_accuracy(probe, scale(z[..., fitted.invariant]).probe, labels)
-            ev.chance["probe_accuracy_invariant" + split] = 1 / classes
+    with ev.watch.stage("standardise"):
+        scale = standardiser(z_fit, axes.get)
+        x_fit = scale(z_fit)
+    heads = probe = part = None
+    for split, test in tests.items():
+        x = scale(test.z)
+        with ev.watch.stage("transform_r2" + split):
+            heads = TransformHeads.fit(x_fit.heads, fit_pairs, seed) if heads is None else heads
+            m.update({k + split: v for k, v in heads.score(x.heads, test.pairs).items()})
+        with ev.watch.stage("probe_accuracy" + split):
+            probe = fit_probe(x_fit.probe, labels, seed) if probe is None else probe
+            m["probe_accuracy" + split] = probe_accuracy(probe, x.probe, test.labels)
+            ev.chance["probe_accuracy" + split] = 1 / classes
+        if invariant is not None:
+            with ev.watch.stage("probe_accuracy_invariant" + split):
+                if part is None:
+                    part_scale = standardiser(z_fit[..., invariant])
+                    part = part_scale, fit_probe(part_scale(z_fit[..., invariant]).probe, labels, seed)
+                m["probe_accuracy_invariant" + split] = probe_accuracy(part[1], part[0](test.z[..., invariant]).probe,
+                                                                       test.labels)
+                ev.chance["probe_accuracy_invariant" + split] = 1 / classes
+    return ev
 
 
 def _lie(ev: Evaluation, model: Encoder, plugin: str, data: Any, spread: float) -> None:
@@ -332,13 +357,19 @@ def evaluate(model: Encoder, plugin: str, data: OrbitDataset | ViewDataset, prog
             if op is None:
                 why = "the model declares no operator" if not suffix else f"no capsules of size {t.order}"
                 ev.null_reasons.update({name + split: why for name in _scores_of(suffix, "") for split in tests})
-        fitted = _fit(ev, seed, z_fit, fit.labels, fit_pairs, checked_invariant(plugin, model.invariant_dims(), z_fit.shape[-1]))
-        for split, name in tests.items():
-            _score_split(ev, declared, fitted, z_tests[split], data.splits[name].labels,
-                         pairs_of(data.splits[name], t), split, data.num_classes)
-        with ev.watch.stage("participation_ratio"):
-            m["participation_ratio"] = participation_ratio(z_test)
-        _lie(ev, model, plugin, data, total_variance(z_test))
+        invariant = checked_invariant(plugin, model.invariant_dims(), z_fit.shape[-1])
+        scored = {split: Test(z_tests[split], data.splits[name].labels, pairs_of(data.splits[name], t))
+                  for split, name in tests.items()}
+        shared = Evaluation()  # the stages that the chains below share, timed where first asked for
+        axes = Shared(shared.watch.timed("principal_axes", lambda: PrincipalAxes.fit(z_fit)))
+        whitened = Shared(shared.watch.timed("whiten", lambda: _whitened(z_fit, axes, scored)))
+        chains = [lambda: _declared(model, plugin, data, declared, scored),
+                  lambda: _heads(z_fit, axes, fit.labels, fit_pairs, seed, invariant, scored, data.num_classes),
+                  lambda: _fitted(whitened, fit_pairs, scored)]
+        if isinstance(fit_pairs, ViewPairs):
+            chains.append(lambda: _fitted_mlp(whitened, fit_pairs, seed, scored))
+        for part in [*side_by_side([*chains, lambda: _invariance(scored), lambda: _spread(z_test)]), shared]:
+            ev.merge(part)
 
     shape = model.capsules()
     if not m["collapsed"] and _roll_operator(model, t.order) is not None:
