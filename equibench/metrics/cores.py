@@ -43,13 +43,13 @@ class Shared(Generic[T]):
     """A value computed once, by the first chain that asks for it; a chain that asks meanwhile waits."""
 
     def __init__(self, compute: Callable[[], T]) -> None:
-        self._compute, self._lock, self._value = compute, threading.Lock(), None
+        self._compute, self._lock, self._values = compute, threading.Lock(), []
 
     def get(self) -> T:
         with self._lock:
-            if self._value is None:
-                self._value = self._compute()
-            return self._value
+            if not self._values:
+                self._values.append(self._compute())
+            return self._values[0]
 
 
 def side_by_side(tasks: list[Callable[[], T]]) -> list[T]:

@@ -322,6 +322,31 @@ def _lie(ev: Evaluation, model: Encoder, plugin: str, data: Any, spread: float) 
             ev.metrics[f"lie_{name}_declared"] = lie.lie_derivative(model.encode, x, name, spread, checked)
 
 
+def _scored(model: Encoder, plugin: str, data: OrbitDataset | ViewDataset, declared: dict[str, Callable | None],
+            z_fit: torch.Tensor, fit_pairs: CyclicPairs | ViewPairs, invariant: slice | None,
+            tests: dict[str, Test], seed: int) -> list[Evaluation]:
+    """Every metric of the suite but the model's own (E_eq, likelihood), as chains run side by side
+    (:func:`~equibench.metrics.cores.side_by_side`): what calls plugin code, the heads, each fitted
+    operator on each test split, the invariance and the spread. What several need (the principal
+    axes, the whitened codes, each fitted operator) is computed once, by the first to ask, and timed
+    in a part of its own, returned last. The out-of-distribution scores of the fitted operators come
+    last, the MLP's first, since it is fitted sooner: their operators are fitted by then."""
+    shared = Evaluation()
+    axes = Shared(shared.watch.timed("principal_axes", lambda: PrincipalAxes.fit(z_fit)))
+    whitened = Shared(shared.watch.timed("whiten", lambda: _whitened(z_fit, axes, tests)))
+    operators = {"_fitted": Shared(shared.watch.timed("fit_operators", lambda: _fit_linear(whitened, fit_pairs)))}
+    if isinstance(fit_pairs, ViewPairs):
+        operators["_fitted_mlp"] = Shared(shared.watch.timed("fit_operators_mlp",
+                                                             lambda: _fit_mlp(whitened, fit_pairs, seed)))
+    fitted = {split: [partial(_fitted, suffix, op, whitened, split, test) for suffix, op in operators.items()]
+              for split, test in tests.items()}
+    chains = [lambda: _declared(model, plugin, data, declared, tests),
+              lambda: _heads(z_fit, axes, data.splits["fit"].labels, fit_pairs, seed, invariant, tests, data.num_classes),
+              *fitted[""], lambda: _invariance(tests), lambda: _spread(tests[""].z),
+              *[task for split in tests if split for task in reversed(fitted[split])]]
+    return [*side_by_side(chains), shared]
+
+
 def evaluate(model: Encoder, plugin: str, data: OrbitDataset | ViewDataset, progress: Progress,
              seed: int) -> Evaluation:
     """Score ``model`` on ``data``: operators and probes fitted on ``fit``, scored on ``test`` (and on
@@ -364,21 +389,7 @@ def evaluate(model: Encoder, plugin: str, data: OrbitDataset | ViewDataset, prog
         invariant = checked_invariant(plugin, model.invariant_dims(), z_fit.shape[-1])
         scored = {split: Test(z_tests[split], data.splits[name].labels, pairs_of(data.splits[name], t))
                   for split, name in tests.items()}
-        shared = Evaluation()  # the stages that the chains below share, timed where first asked for
-        axes = Shared(shared.watch.timed("principal_axes", lambda: PrincipalAxes.fit(z_fit)))
-        whitened = Shared(shared.watch.timed("whiten", lambda: _whitened(z_fit, axes, scored)))
-        operators = {"_fitted": Shared(shared.watch.timed("fit_operators", lambda: _fit_linear(whitened, fit_pairs)))}
-        if isinstance(fit_pairs, ViewPairs):
-            operators["_fitted_mlp"] = Shared(shared.watch.timed("fit_operators_mlp",
-                                                                 lambda: _fit_mlp(whitened, fit_pairs, seed)))
-        fitted = {split: [partial(_fitted, suffix, op, whitened, split, test) for suffix, op in operators.items()]
-                  for split, test in scored.items()}
-        chains = [lambda: _declared(model, plugin, data, declared, scored),
-                  lambda: _heads(z_fit, axes, fit.labels, fit_pairs, seed, invariant, scored, data.num_classes),
-                  *fitted[""], lambda: _invariance(scored), lambda: _spread(z_test),
-                  *[task for split in tests if split for task in reversed(fitted[split])]]  # the OOD scores last:
-        # their operators are fitted by then (the MLP's first, the sooner)
-        for part in [*side_by_side(chains), shared]:
+        for part in _scored(model, plugin, data, declared, z_fit, fit_pairs, invariant, scored, seed):
             ev.merge(part)
 
     shape = model.capsules()
