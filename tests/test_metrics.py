@@ -341,6 +341,7 @@ def test_side_by_side_runs_two_tasks_at_once_and_returns_their_results_in_order(
     """Tasks run two at a time on two threads or more (each sees half of torch's threads), one after
     the other on one; results come back in the order given, and a task's exception is raised."""
     import threading
+    import time
 
     from equibench.metrics.cores import Shared, side_by_side
 
@@ -362,10 +363,15 @@ def test_side_by_side_runs_two_tasks_at_once_and_returns_their_results_in_order(
         assert side_by_side([lambda: "c", lambda: torch.get_num_threads()]) == ["c", 1]
         torch.set_num_threads(2)
 
-        def fails():
-            raise ValueError("from a chain")
-        with pytest.raises(ValueError, match="from a chain"):
-            side_by_side([lambda: "d", fails])
+        def fails(which):
+            def run():
+                raise ValueError(f"from chain {which}")
+            return run
+        ran = []
+        queued = [lambda i=i: ran.append(i) for i in range(10)]
+        with pytest.raises(ValueError, match="from chain 1"):  # the first in order, whatever ends first
+            side_by_side([lambda: time.sleep(0.3), fails(1), *queued, fails(12)])
+        assert len(ran) <= 1, "the queued tasks are cancelled (one may start as the failure ends)"
         assert torch.get_num_threads() == 2, "the run's thread count is restored"
     finally:
         torch.set_num_threads(threads)

@@ -10,7 +10,7 @@ import torch
 from equibench.data.cards import OOD, parse_card
 from equibench.data.sources import load_source
 from equibench.data.views import generate
-from equibench.groups import Cyclic
+from equibench.groups import Cyclic, build_family
 from equibench.metrics import lie
 from equibench.metrics.commutativity import identity, total_variance
 from equibench.metrics.operator_scores import score_operator
@@ -313,3 +313,39 @@ def test_an_invariant_part_that_selects_nothing_is_refused_in_one_line():
 
     with pytest.raises(PluginError, match="invariant_dims\\(\\) must return None or a slice"):
         evaluate(NoneInvariant({}, _spec(data), torch.device("cpu")), "none", data, progress, 0)
+
+
+def test_a_conditioned_operator_called_from_two_threads_at_once_gives_each_its_own_products():
+    """The suite scores two test splits with one fitted operator at once, each in its own thread
+    (metrics/cores.py): the products the operator keeps for the codes of its last call are kept per
+    thread, so each call gives what it gives alone (shared, 5 of 200 calls came out wrong)."""
+    import threading
+
+    from equibench.metrics.fitted import fit_conditional
+
+    so2 = build_family("so2")
+
+    def split(n, seed):
+        elements = so2.sample(n * 6, {"angle": [-180, 180]}, torch.Generator().manual_seed(seed)).reshape(n, 6, -1)
+        codes = torch.randn(n, 6, 40, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+        flat = codes.flatten(0, 1)
+        return [(flat[b.orbit * 6 + b.source], b.element) for b in ViewPairs(so2, elements).batches()]
+
+    fit = torch.randn(300, 6, 40, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    fit_elements = so2.sample(1800, {"angle": [-180, 180]}, torch.Generator().manual_seed(0)).reshape(300, 6, -1)
+    rho = fit_conditional(fit, ViewPairs(so2, fit_elements))
+    splits = [split(400, 1), split(400, 2)]  # the same shapes: a wrong product would pass unseen
+    alone = [[rho(w, g) for w, g in calls] for calls in splits]
+    wrong, both = [], threading.Barrier(2, timeout=30)
+
+    def run(index):
+        both.wait()
+        for _ in range(10):
+            wrong.extend(not torch.equal(rho(w, g), expected) for (w, g), expected in zip(splits[index], alone[index]))
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(wrong) == 2 * 10 * 5 and not any(wrong)

@@ -22,6 +22,7 @@ code more, reported beside the linear one, never instead of it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -155,18 +156,19 @@ def fit_conditional(w: torch.Tensor, pairs: ViewPairs) -> Operator:
     width = min(DESIGN_COLUMNS // phi.shape[-1], flat.shape[1])
     coef = torch.from_numpy(ConditionedRidgeLOO(flat[:, :width].numpy(), phi.numpy()).fit(y.numpy()).coef)
     maps = coef.unflatten(1, (phi.shape[-1], width)).permute(2, 1, 0).flatten(1)  # [width, F t]: every M_m
-    last: dict[str, torch.Tensor] = {}
+    last = threading.local()
 
     def rho(w: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
         """sum_m phi_m(g) M_m w. The products M_m w are kept for the codes of the last call: the
         metrics call an operator with every view as the source once per view offset, the same codes
         with other elements each time (raw pixels of the 3D quick card: 1.0 s a test split with
         the products formed at every call, 0.4 s with them kept; they hold S V x F x t float64
-        numbers, 230 MB there, until the operator is dropped)."""
+        numbers, 230 MB there, until the operator is dropped). Kept per thread: the suite scores
+        two test splits with one operator at once (metrics/cores.py), each in its own thread."""
         w = w.double()[:, :width]
-        if "codes" not in last or not torch.equal(last["codes"], w):
-            last["codes"], last["products"] = w.clone(), (w @ maps).unflatten(1, (phi.shape[-1], -1))
-        return (_conditioning(pairs, g)[:, None, :] @ last["products"]).squeeze(1)
+        if getattr(last, "codes", None) is None or not torch.equal(last.codes, w):
+            last.codes, last.products = w.clone(), (w @ maps).unflatten(1, (phi.shape[-1], -1))
+        return (_conditioning(pairs, g)[:, None, :] @ last.products).squeeze(1)
 
     return rho
 

@@ -51,6 +51,7 @@ def held_out(orbits: int) -> tuple[torch.Tensor, torch.Tensor]:
 Rows = np.ndarray | torch.Tensor
 
 
+@torch.enable_grad()  # whatever the caller's mode: a worker thread of the suite has its own (metrics/cores.py)
 def fit_mlp(x: Rows, y: Rows, x_held: Rows, y_held: Rows, seed: int) -> Callable[[np.ndarray], np.ndarray]:
     """A one-hidden-layer ReLU MLP from ``x`` to ``y`` (float32), stopped on ``(x_held, y_held)`` as
     the module says; returns its prediction, float64 rows in and out."""

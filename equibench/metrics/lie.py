@@ -24,6 +24,12 @@ import torch
 from equibench.groups.families import flow
 from equibench.models.encoder import NotMeasurable
 
+# torch's first jvp imports its own jvp decompositions, which call the deprecated torch.jit.script and
+# warn about torch itself in every run's output; nothing the user can act on. Filtered once, here: the
+# derivatives run in a worker thread beside other chains (metrics/cores.py), where
+# warnings.catch_warnings, which swaps the process's filters, is not safe.
+warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=FutureWarning)
+
 IMAGES = 64
 IMAGE_SEED = 0
 
@@ -40,10 +46,7 @@ def lie_derivative(encode: Callable[[torch.Tensor], torch.Tensor], x: torch.Tens
     """``E ||L_X f(x)||^2 / spread`` along the subgroup ``name``, with rho the identity or the
     declared ``generator`` A (``L_X f = J_f (X . x) - A f(x)``)."""
     zero, one = torch.zeros((), dtype=x.dtype, device=x.device), torch.ones((), dtype=x.dtype, device=x.device)
-    # torch's first jvp imports its own jvp decompositions, which call the deprecated torch.jit.script
-    # and warn about torch itself in every run's output; nothing the user can act on
-    with torch.no_grad(), warnings.catch_warnings():  # forward mode only: no graph for the weights' gradients
-        warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=FutureWarning)
+    with torch.no_grad():  # forward mode only: no graph for the weights' gradients
         z, derivative = torch.func.jvp(lambda t: encode(flow(name, x, t)), (zero,), (one,))
     if not derivative.any():
         raise NotMeasurable("its derivative is exactly zero: encode() detaches, rounds or is piecewise constant")

@@ -6,13 +6,13 @@ wider than ``MAX_WIDTH`` by its ``MAX_WIDTH`` leading components
 (:func:`~equibench.metrics.representation.standardiser`). Both are principal components of the same
 ``fit`` codes, so one eigendecomposition of their covariance gives both (metric version 6). Until
 version 5 the heads' components came from a second, randomized PCA (scikit-learn's solver at that
-size, seeded): an approximation of the leading components that cost 2.5 s a record on raw RGB
-pixels, more than the exact eigendecomposition (docs/metrics.md, "Scoring cost").
+size, seeded): an approximation of the leading components that cost more than the exact
+eigendecomposition on raw RGB pixels (docs/metrics.md, "One eigendecomposition for the whitening and the heads").
 
 Columns constant on ``fit`` carry no variance and are left out before the PCA, which changes no
 component. The components come from the eigendecomposition of the covariance rather than an SVD of
 the data: 4x faster on raw pixels (6480 x 1525 on digits-rothue18: 0.8 s against 3.5 s). Fitted on
-one BLAS thread (``representation.one_thread``), so that its rounding does not follow the thread count.
+one BLAS thread (``cores.one_thread``), so that its rounding does not follow the thread count.
 """
 
 from __future__ import annotations
@@ -51,9 +51,10 @@ class PrincipalAxes:
         return int(np.searchsorted(np.cumsum(self.pca.explained_variance_ratio_), share, side="right")) + 1
 
     def leading(self, count: int, whiten: bool) -> PCA:
-        """The PCA of the ``count`` leading components (all of them if there are fewer), whitened or
-        not: it projects as scikit-learn's own fit with ``n_components=count`` does, bit for bit (that
-        fit computes every component and keeps the leading ones)."""
+        """A PCA that projects on the ``count`` leading components (all of them if there are fewer),
+        whitened or not, as scikit-learn's own fit with ``n_components=count`` does, bit for bit (that
+        fit computes every component and keeps the leading ones); for projecting only (its
+        ``noise_variance_``, which ``score`` would read, is the full fit's)."""
         count = min(count, self.pca.n_components_)
         pca = copy.copy(self.pca)
         pca.n_components = pca.n_components_ = count

@@ -144,12 +144,14 @@ class Evaluation:
     watch: Stopwatch = field(default_factory=Stopwatch)
 
     def merge(self, part: Evaluation) -> None:
-        """Add what ``part`` measured (another stage of the suite, with stages of other names)."""
+        """Add what ``part`` measured (a chain of the suite, whose metrics have other names); a stage
+        both timed adds up. A part has no warnings: they are diagnosed from the whole."""
         self.metrics.update(part.metrics)
         self.curves.update(part.curves)
         self.null_reasons.update(part.null_reasons)
         self.chance.update(part.chance)
-        self.watch.seconds.update(part.watch.seconds)
+        for name, seconds in part.watch.seconds.items():
+            self.watch.seconds[name] = round(self.watch.seconds.get(name, 0.0) + seconds, 3)
 
 
 def _roll_operator(model: Encoder, order: int | None) -> Callable | None:
@@ -329,22 +331,27 @@ def _scored(model: Encoder, plugin: str, data: OrbitDataset | ViewDataset, decla
     (:func:`~equibench.metrics.cores.side_by_side`): what calls plugin code, the heads, each fitted
     operator on each test split, the invariance and the spread. What several need (the principal
     axes, the whitened codes, each fitted operator) is computed once, by the first to ask, and timed
-    in a part of its own, returned last. The out-of-distribution scores of the fitted operators come
-    last, the MLP's first, since it is fitted sooner: their operators are fitted by then."""
-    shared = Evaluation()
-    axes = Shared(shared.watch.timed("principal_axes", lambda: PrincipalAxes.fit(z_fit)))
-    whitened = Shared(shared.watch.timed("whiten", lambda: _whitened(z_fit, axes, tests)))
-    operators = {"_fitted": Shared(shared.watch.timed("fit_operators", lambda: _fit_linear(whitened, fit_pairs)))}
+    as a stage of its own, in parts returned last in a fixed order. Stages nest (``whiten`` holds
+    the principal axes where it asked for them first) and overlap, so they add up to more than the
+    record's total. The out-of-distribution scores of the fitted operators come last, the MLP's
+    first, since it is fitted sooner: their operators are fitted by then."""
+    stages = {name: Evaluation() for name in ("principal_axes", "whiten", "fit_operators", "fit_operators_mlp")}
+
+    def shared(stage: str, compute: Callable[[], Any]) -> Shared:
+        return Shared(stages[stage].watch.timed(stage, compute))
+
+    axes = shared("principal_axes", lambda: PrincipalAxes.fit(z_fit))
+    whitened = shared("whiten", lambda: _whitened(z_fit, axes, tests))
+    operators = {"_fitted": shared("fit_operators", lambda: _fit_linear(whitened, fit_pairs))}
     if isinstance(fit_pairs, ViewPairs):
-        operators["_fitted_mlp"] = Shared(shared.watch.timed("fit_operators_mlp",
-                                                             lambda: _fit_mlp(whitened, fit_pairs, seed)))
+        operators["_fitted_mlp"] = shared("fit_operators_mlp", lambda: _fit_mlp(whitened, fit_pairs, seed))
     fitted = {split: [partial(_fitted, suffix, op, whitened, split, test) for suffix, op in operators.items()]
               for split, test in tests.items()}
     chains = [lambda: _declared(model, plugin, data, declared, tests),
               lambda: _heads(z_fit, axes, data.splits["fit"].labels, fit_pairs, seed, invariant, tests, data.num_classes),
               *fitted[""], lambda: _invariance(tests), lambda: _spread(tests[""].z),
               *[task for split in tests if split for task in reversed(fitted[split])]]
-    return [*side_by_side(chains), shared]
+    return [*side_by_side(chains), *stages.values()]
 
 
 def evaluate(model: Encoder, plugin: str, data: OrbitDataset | ViewDataset, progress: Progress,
