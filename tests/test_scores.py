@@ -178,3 +178,22 @@ def test_pure_noise_scores_chance_on_retrieval_and_zero_r2() -> None:
     assert scores.values["mrr_orbit"] == pytest.approx(chance(18)["mrr"], abs=0.01)
     assert scores.values["commutativity"] > 1.5
     assert all(value <= 0.05 for value in _r2(z_fit, z_test).values())
+
+
+def test_transform_r2_of_a_code_wider_than_256_reads_its_known_cases_off_its_leading_components() -> None:
+    """Wider than 256 dimensions (raw pixels), the heads read a code's exact 256 leading principal
+    components (metric version 6): the known cases above, each embedded in 300 dimensions by one
+    fixed linear map, score as they do narrow (the angle read; a code constant along each orbit, one
+    that confuses g with its half turn, and pure noise about 0)."""
+    g = torch.Generator().manual_seed(4)
+    embed = torch.randn(10, 300, generator=g)
+    stores = [_positions(360, 18, 8, g) @ embed for _ in range(2)]
+    constant = [torch.randn(360, 1, 10, generator=g).expand(360, 18, 10) @ embed for _ in range(2)]
+    doubled = [torch.cat([2 * z[..., :1] ** 2 - 1, 2 * z[..., :1] * z[..., 1:2], z[..., 2:]], -1) @ embed
+               for z in (_positions(360, 18, 8, g), _positions(360, 18, 8, g))]
+    noise = [torch.randn(360, 18, 300, generator=g) for _ in range(2)]
+    assert standardiser(stores[0])(stores[0]).heads.shape[-1] == 256, "the wide reading"
+    r2 = _r2(*stores)
+    assert r2["transform_r2"] >= 0.99 and r2["transform_r2_dims"] >= 0.99
+    for codes in (constant, doubled, noise):
+        assert all(value <= 0.05 for value in _r2(*codes).values())

@@ -21,13 +21,13 @@ from equibench.errors import PluginError
 from equibench.metrics import lie
 from equibench.metrics.capsules import EEQ_SAMPLES, eeq_tvae
 from equibench.metrics.commutativity import identity, is_collapsed, total_variance
+from equibench.metrics.cores import Shared, side_by_side
 from equibench.metrics.diagnostics import diagnose
 from equibench.metrics.fitted import (
     Whitener, fit_conditional, fit_conditional_mlp, fit_operators, fitted_operator, homomorphism_error,
     transform_accuracy,
 )
 from equibench.metrics.operator_scores import score_operator
-from equibench.metrics.cores import Shared, side_by_side
 from equibench.metrics.pairs import CyclicPairs, ViewPairs, pairs_of
 from equibench.metrics.principal import PrincipalAxes
 from equibench.metrics.regression import TransformHeads
@@ -272,7 +272,7 @@ def _heads(z_fit: torch.Tensor, axes: Shared[PrincipalAxes], labels: torch.Tenso
     with ev.watch.stage("standardise"):
         scale = standardiser(z_fit, axes.get)
         x_fit = scale(z_fit)
-    heads = probe = part = None
+    heads = probe = part_scale = part_probe = None
     for split, test in tests.items():
         x = scale(test.z)
         with ev.watch.stage("transform_r2" + split):
@@ -284,11 +284,11 @@ def _heads(z_fit: torch.Tensor, axes: Shared[PrincipalAxes], labels: torch.Tenso
             ev.chance["probe_accuracy" + split] = 1 / classes
         if invariant is not None:
             with ev.watch.stage("probe_accuracy_invariant" + split):
-                if part is None:
+                if part_probe is None:
                     part_scale = standardiser(z_fit[..., invariant])
-                    part = part_scale, fit_probe(part_scale(z_fit[..., invariant]).probe, labels, seed)
-                m["probe_accuracy_invariant" + split] = probe_accuracy(part[1], part[0](test.z[..., invariant]).probe,
-                                                                       test.labels)
+                    part_probe = fit_probe(part_scale(z_fit[..., invariant]).probe, labels, seed)
+                x_part = part_scale(test.z[..., invariant]).probe
+                m["probe_accuracy_invariant" + split] = probe_accuracy(part_probe, x_part, test.labels)
                 ev.chance["probe_accuracy_invariant" + split] = 1 / classes
     return ev
 
