@@ -16,7 +16,7 @@ the true step (a half turn is N/2) and each label's hit rate.
 before training and measuring: how the source's sharpness matters (docs/glyphs.md). A Gaussian
 commutes with rotation, so the orbits stay orbits up to resampling; the run keeps no checkpoint.
 ``--distortion FIELD=VALUE`` (repeatable) draws a glyph card with that field of
-``glyphs.Distortion`` instead of the source's own (``pressure_px=0``: no pen pressure;
+``glyphs.Distortion`` instead of the source's own (``pressure_px=0,0``: no pen pressure;
 ``stroke_px=0.3,1.5``: bolder strokes), cached apart (under ``<cache-dir>/distortion-FIELD-VALUE...``);
 no checkpoint either.
 """

@@ -60,7 +60,8 @@ SPLIT_FACES = {"train": TRAIN_FACES, "fit": TRAIN_FACES, "test": HELD_OUT_FACES,
 FONT_PX = 96  # rasterisation size: digits about 70 px high, so the SDF is accurate to well under an output pixel
 TILE = 160  # atlas tile around each glyph; its border is far enough from the ink to read as background
 CHUNK = 1000  # samples per grid_sample call
-GENERATION = 2  # bump when the drawing changes (2: pen pressure, and the ink fills the digits' box)
+GENERATION = 3  # bump when the drawing changes (2: pen pressure, and the ink fills the digits' box;
+# 3: narrower aspects, and the pen always pressed: docs/glyphs.md)
 
 
 @dataclass(frozen=True)
@@ -68,25 +69,27 @@ class Distortion:
     """Ranges of the per-sample parameters, each drawn uniformly."""
 
     slant: float = 0.3  # horizontal shear x -= slant * y (y down), in [-slant, slant]
-    log_aspect: float = 0.3  # width scaled by exp(u), u in [-log_aspect, log_aspect]
+    log_aspect: float = 0.15  # width scaled by exp(u), u in [-log_aspect, log_aspect]
     jitter_degrees: float = 12.0  # rotation in [-jitter, jitter]
     stroke_px: tuple[float, float] = (-0.15, 1.0)  # edge offset, output pixels (cmr10's hairlines are under 1)
     elastic_px: float = 2.0  # largest displacement of the elastic warp, output pixels, per axis
     elastic_grid: int = 5  # the elastic field is a random grid this coarse, upsampled bicubically
-    pressure_px: float = 1.5  # pen pressure: the edge offset grows by up to this towards one side (below)
+    pressure_px: tuple[float, float] = (0.5, 1.5)  # pen pressure: the edge offset grows by this towards one side
+    # (below); never 0, so no glyph keeps a printed face's half-turn symmetry
 
     def __post_init__(self) -> None:
         """Ranges that would break the fit's bound on the ink (a negative amplitude, a stroke range
         upside down) are refused."""
-        if min(self.slant, self.log_aspect, self.jitter_degrees, self.elastic_px, self.pressure_px) < 0:
+        if min(self.slant, self.log_aspect, self.jitter_degrees, self.elastic_px, *self.pressure_px) < 0:
             raise ConfigError(f"glyph distortion {self}: every amplitude must be >= 0")
-        if self.stroke_px[0] > self.stroke_px[1] or self.elastic_grid < 2:
-            raise ConfigError(f"glyph distortion {self}: give stroke_px as (thinnest, boldest) and elastic_grid >= 2")
+        if self.stroke_px[0] > self.stroke_px[1] or self.pressure_px[0] > self.pressure_px[1] or self.elastic_grid < 2:
+            raise ConfigError(f"glyph distortion {self}: give stroke_px and pressure_px as (lowest, highest) "
+                              "and elastic_grid >= 2")
 
 
 DISTORTION = Distortion()
 UNDISTORTED = Distortion(slant=0.0, log_aspect=0.0, jitter_degrees=0.0, stroke_px=(0.0, 0.0), elastic_px=0.0,
-                         pressure_px=0.0)  # each face's own digit, only fitted into the box
+                         pressure_px=(0.0, 0.0))  # each face's own digit, only fitted into the box
 RADIUS = 13.0
 """Output pixels from the canvas centre that a glyph's ink, every margin included, stays within: a
 turn about the centre keeps the disc inside the 28x28 frame, a pixel from its edge, for bicubic
@@ -214,7 +217,7 @@ def draw(faces: Sequence[str], count: int, generator: torch.Generator,
     stroke = _uniform(count, *d.stroke_px, g)
     amplitude = _uniform(count, 0.0, d.elastic_px, g)
     field = _uniform(count * 2 * d.elastic_grid ** 2, -1.0, 1.0, g).view(count, 2, d.elastic_grid, d.elastic_grid)
-    pressure = _uniform(count, 0.0, d.pressure_px, g)
+    pressure = _uniform(count, *d.pressure_px, g)
     heading = _uniform(count, 0.0, 2 * math.pi, g)  # the direction in which strokes thicken
     glyph = face * 10 + digit
 
@@ -245,8 +248,9 @@ class Pen:
 
     A printed face draws strokes of the same weight on opposite sides of a 0 or an 8, and every
     linear warp keeps that symmetry under a half turn; only the elastic warp breaks it, by at most
-    2 px per axis. A pen pressed harder on one side breaks it as handwriting does (docs/glyphs.md measures
-    what that does to the TVAE)."""
+    2 px per axis. A pen pressed harder on one side breaks it as handwriting does, and it is always
+    pressed (``pressure`` at least 0.5 px by default): a light one left zeros nearly symmetric
+    (docs/glyphs.md measures what both do to the TVAE)."""
 
     stroke: torch.Tensor
     pressure: torch.Tensor
