@@ -4,15 +4,20 @@
     .venv/bin/python scripts/ink_statistics.py --datasets mnist-rot18 --data-root <root>   # local MNIST
 
 Why: the glyph source is meant to look like handwriting (docs/glyphs.md). Printed per dataset, on
-the first view of each ``test`` base image (at most ``--limit``), intensities in [0, 1]: the mean
-ink (sum of intensities), the pixels above 0.5 (the strokes' cores), above 0.1, and strictly
-between 0.1 and 0.9 (the edges: wide for a blurred image, narrow for a sharp one).
+each ``test`` base image as it was drawn (its view at the identity; at most ``--limit``),
+intensities in [0, 1]: the mean ink (sum of intensities), the pixels above 0.5 (the strokes'
+cores), above 0.1, and strictly between 0.1 and 0.9 (the edges: wide for a blurred image, narrow
+for a sharp one), and the width / height of the bounding box of the pixels above 0.5 (mean, and
+quartiles in brackets).
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+import torch
+from where_misses_fall import shapes, upright
 
 from equibench import api
 from equibench.errors import exit_status
@@ -25,10 +30,13 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=4000, help="base images read per dataset")
     args = parser.parse_args()
     for name in args.datasets:
-        x = api.dataset(name, data_root=args.data_root).splits["test"].sequences()[: args.limit, 0].flatten(1)
+        drawn = upright(api.dataset(name, data_root=args.data_root).splits["test"])[: args.limit]
+        x, ratio = drawn.flatten(1), shapes(drawn)["width / height"]
+        quartiles = torch.quantile(ratio, torch.tensor([0.25, 0.5, 0.75]))
         print(f"{name:16s} images {len(x):5d}  ink {x.sum(1).mean():6.1f}  above 0.5 {(x > 0.5).sum(1).float().mean():6.1f}"
               f"  above 0.1 {(x > 0.1).sum(1).float().mean():6.1f}"
-              f"  edges (0.1, 0.9) {((x > 0.1) & (x < 0.9)).sum(1).float().mean():6.1f}", flush=True)
+              f"  edges (0.1, 0.9) {((x > 0.1) & (x < 0.9)).sum(1).float().mean():6.1f}"
+              f"  width / height {ratio.mean():.2f} ({', '.join(f'{q:.2f}' for q in quartiles.tolist())})", flush=True)
     return 0
 
 
