@@ -20,7 +20,8 @@ import torch
 from where_misses_fall import shapes, upright
 
 from equibench import api
-from equibench.errors import exit_status
+from equibench.data.orbits import OrbitSplit
+from equibench.errors import ConfigError, exit_status
 
 
 def main() -> int:
@@ -30,7 +31,11 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=4000, help="base images read per dataset")
     args = parser.parse_args()
     for name in args.datasets:
-        drawn = upright(api.dataset(name, data_root=args.data_root).splits["test"])[: args.limit]
+        test = api.dataset(name, data_root=args.data_root).splits["test"]
+        if not isinstance(test, OrbitSplit):
+            raise ConfigError(f"--datasets {name}: give cyclic cards, whose base images are views at the identity, "
+                              "e.g. glyphs-rot18")
+        drawn = upright(test)[: args.limit]
         x, ratio = drawn.flatten(1), shapes(drawn)["width / height"]
         quartiles = torch.quantile(ratio, torch.tensor([0.25, 0.5, 0.75]))
         print(f"{name:16s} images {len(x):5d}  ink {x.sum(1).mean():6.1f}  above 0.5 {(x > 0.5).sum(1).float().mean():6.1f}"

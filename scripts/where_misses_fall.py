@@ -7,10 +7,10 @@ Why: to tell which images a model cannot read the rotation off, on a cyclic card
 traced the glyph source's last gap to the TVAE with it). The model is the one ``equibench run``
 with the same options scores (its checkpoint, trained if absent), the maps are the suite's (fitted
 on ``fit``'s whitened codes) and the pairs are ``test``'s, so the overall figure is the record's
-``transform_accuracy``. Printed: the share of hits, of one-step misses (g^(k+-1)) and of half turns
-(g^(k+N/2)) over every pair, per label, and per quarter of the base images (ranked by the measure)
-for two measures of each base image (its view at the identity), over every digit and over each
-of ``--digits``:
+``transform_accuracy``. Printed: the share of hits, of one-step misses (g^(k+-1)) and, for an even
+order N, of half turns (g^(k+N/2)) over every pair, per label, and per quarter of the base images
+ranked by each of two measures of the base image (its view at the identity; ties in rank order, so
+the quarters are equal), over every digit and over each of ``--digits``:
 
 - width / height of its ink's bounding box (pixels above 0.5);
 - half-turn asymmetry ``||x - R x|| / ||x||``, R the half turn about the canvas centre (0: a
@@ -28,6 +28,7 @@ from equibench.data.orbits import OrbitSplit
 from equibench.errors import ConfigError, exit_status
 from equibench.metrics.fitted import Whitener, fit_operators, recovered
 from equibench.metrics.pairs import CyclicPairs, pairs_of
+from equibench.models.checks import encode_split
 from equibench.progress import quiet
 from equibench.runs.runner import RunRequest, default_cache_dir, fitted_model, plan
 
@@ -49,14 +50,17 @@ def shapes(images: torch.Tensor) -> dict[str, torch.Tensor]:
 
 
 def outcomes(w: torch.Tensor, maps: dict[int, torch.Tensor], pairs: CyclicPairs) -> dict[str, torch.Tensor]:
-    """Per base image, the share of its pairs recovered exactly, one step off and a half turn off."""
-    shares = {name: torch.zeros(w.shape[0]) for name in ("hit", "one step", "half turn")}
+    """Per base image, the share of its pairs recovered exactly, one step off and (even orders) a
+    half turn off."""
+    offsets = {"hit": [0], "one step": [1, pairs.order - 1]}
+    if pairs.order % 2 == 0:
+        offsets["half turn"] = [pairs.order // 2]
+    shares = {name: torch.zeros(w.shape[0]) for name in offsets}
     count = torch.zeros(w.shape[0])
     for batch, found in recovered(w, maps, pairs):
         offset = pairs.offset(batch.element, found)
-        for name, which in (("hit", offset == 0), ("one step", (offset == 1) | (offset == pairs.order - 1)),
-                            ("half turn", offset == pairs.order // 2)):
-            shares[name].index_add_(0, batch.orbit, which.float())
+        for name, values in offsets.items():
+            shares[name].index_add_(0, batch.orbit, torch.isin(offset, torch.tensor(values)).float())
         count.index_add_(0, batch.orbit, torch.ones(len(found)))
     return {name: share / count for name, share in shares.items()}
 
@@ -79,10 +83,12 @@ def main() -> int:
                         cache_dir=args.cache_dir, data_root=args.data_root, device="cpu"), quiet)
     if not isinstance(pairs_of(p.data.splits["test"], p.data.transformation), CyclicPairs):
         raise ConfigError(f"--dataset {args.dataset}: give a cyclic card, e.g. glyphs-rot18")
-    model, _ = fitted_model(p, quiet)
     fit, test = p.data.splits["fit"], p.data.splits["test"]
-    codes = [torch.cat([model.encode(chunk) for chunk in split.images().split(4096)]).unflatten(0, split.frames.shape[:2])
-             for split in (fit, test)]
+    absent = sorted(set(args.digits) - set(test.labels.tolist()))
+    if absent:
+        raise ConfigError(f"--digits {' '.join(map(str, absent))}: no such label in {args.dataset}'s test split")
+    model, _ = fitted_model(p, quiet)
+    codes = [encode_split(model, args.model, split, quiet) for split in (fit, test)]
     whiten = Whitener.fit(codes[0])
     maps = fit_operators(whiten(codes[0]), pairs_of(fit, p.data.transformation))
     result = outcomes(whiten(codes[1]), maps, pairs_of(test, p.data.transformation))
@@ -93,11 +99,13 @@ def main() -> int:
         print(line(f"label {label}", test.labels == label, result))
     for name, value in shapes(upright(test)).items():
         for subset, chosen in [("every label", every), *((f"label {d}", test.labels == d) for d in args.digits)]:
-            edges = torch.quantile(value[chosen].double(), torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64))
-            quarter = torch.bucketize(value.double(), edges)
-            print(f"{name}, {subset}: quarters split at {', '.join(f'{float(e):.2f}' for e in edges)}")
+            members = chosen.nonzero().flatten()
+            ranked = members[value[members].argsort(stable=True)]
+            print(f"{name}, {subset}: quarters by rank, lowest first")
             for q in range(4):
-                print(line(f"quarter {q + 1}", chosen & (quarter == q), result))
+                part = torch.zeros_like(chosen)
+                part[ranked[q * len(ranked) // 4: (q + 1) * len(ranked) // 4]] = True
+                print(line(f"quarter {q + 1}: {float(value[part].min()):.2f} to {float(value[part].max()):.2f}", part, result))
     return 0
 
 

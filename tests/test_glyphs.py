@@ -78,8 +78,8 @@ def test_every_glyph_fills_the_digits_box_within_the_disc_every_rotation_keeps()
         assert extent.mean() >= (17 if distortion is glyphs.DISTORTION else 12)  # the digits' ink spans 18
     with pytest.raises(ConfigError, match="too strong"):
         draw(EVERY_FACE, 10, split_generator(2, "box"), Distortion(stroke_px=(3.0, 3.0), elastic_px=3.0))
-    for bad in ({"pressure_px": (-2.0, 1.0)}, {"pressure_px": (1.5, 0.5)}, {"elastic_px": -1.0},
-                {"stroke_px": (1.0, -0.15)}):
+    for bad in ({"pressure_px": (-2.0, 1.0)}, {"pressure_px": (1.5, 0.5)}, {"pressure_px": 1.5},
+                {"pressure_px": (0.5, 1.0, 1.5)}, {"elastic_px": -1.0}, {"stroke_px": (1.0, -0.15)}):
         with pytest.raises(ConfigError, match="glyph distortion"):  # each would break the bound above
             Distortion(**bad)
 

@@ -17,7 +17,8 @@ Why it is built this way:
 - The warp (rotation jitter, slant, aspect) is linear; its scale is chosen per sample from the
   glyph's convex hull so that the ink fills the same 18x18 box centred on a 28x28 canvas as the
   ``digits`` source does, within a disc (:data:`RADIUS`) that holds it grown by the stroke offset
-  and the largest elastic displacement: every rotation of a base image stays in the frame.
+  (pen pressure included) and the largest elastic displacement: every rotation of a base image
+  stays in the frame.
 - Faces are split: ``train`` and ``fit`` are drawn from :data:`TRAIN_FACES`, ``test`` from
   :data:`HELD_OUT_FACES`, so scores on ``test`` (the label probe fitted on ``fit`` above all)
   measure generalisation to faces never seen.
@@ -75,11 +76,15 @@ class Distortion:
     elastic_px: float = 2.0  # largest displacement of the elastic warp, output pixels, per axis
     elastic_grid: int = 5  # the elastic field is a random grid this coarse, upsampled bicubically
     pressure_px: tuple[float, float] = (0.5, 1.5)  # pen pressure: the edge offset grows by this towards one side
-    # (below); never 0, so no glyph keeps a printed face's half-turn symmetry
+    # (below); by default never 0, so the pen breaks a printed face's half-turn symmetry in every glyph
 
     def __post_init__(self) -> None:
         """Ranges that would break the fit's bound on the ink (a negative amplitude, a stroke range
-        upside down) are refused."""
+        upside down) are refused, and so is a range that is not two numbers."""
+        for name in ("stroke_px", "pressure_px"):
+            value = getattr(self, name)
+            if not (isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value)):
+                raise ConfigError(f"glyph distortion {name}={value!r}: give it as (lowest, highest), e.g. (0.5, 1.5)")
         if min(self.slant, self.log_aspect, self.jitter_degrees, self.elastic_px, *self.pressure_px) < 0:
             raise ConfigError(f"glyph distortion {self}: every amplitude must be >= 0")
         if self.stroke_px[0] > self.stroke_px[1] or self.pressure_px[0] > self.pressure_px[1] or self.elastic_grid < 2:
