@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from equibench.data.cards import load_card
 from equibench.data.orbits import OrbitSplit
 from equibench.errors import ConfigError, exit_status
 from equibench.metrics.fitted import Whitener, fit_operators, recovered
@@ -79,10 +80,10 @@ def main() -> int:
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir())
     parser.add_argument("--data-root", type=Path, help="folder holding MNIST / Fashion-MNIST")
     args = parser.parse_args()
+    if load_card(args.dataset).views is not None:  # refused before a view dataset is generated or loaded
+        raise ConfigError(f"--dataset {args.dataset}: give a cyclic card, e.g. glyphs-rot18")
     p = plan(RunRequest(model=args.model, dataset=args.dataset, seed=args.seed, out_dir=None,
                         cache_dir=args.cache_dir, data_root=args.data_root, device="cpu"), quiet)
-    if not isinstance(pairs_of(p.data.splits["test"], p.data.transformation), CyclicPairs):
-        raise ConfigError(f"--dataset {args.dataset}: give a cyclic card, e.g. glyphs-rot18")
     fit, test = p.data.splits["fit"], p.data.splits["test"]
     absent = sorted(set(args.digits) - set(test.labels.tolist()))
     if absent:
