@@ -23,7 +23,11 @@ class Stopwatch:
         try:
             yield
         finally:
-            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - start, 3)
+            self.add(name, time.perf_counter() - start)
+
+    def add(self, name: str, seconds: float) -> None:
+        """Count ``seconds`` more to the stage ``name`` (rounded to the millisecond, as recorded)."""
+        self.seconds[name] = round(self.seconds.get(name, 0.0) + seconds, 3)
 
     def timed(self, name: str, compute: Callable[[], T]) -> Callable[[], T]:
         """``compute``, timed as the stage ``name`` whenever it is called."""

@@ -151,7 +151,7 @@ class Evaluation:
         self.null_reasons.update(part.null_reasons)
         self.chance.update(part.chance)
         for name, seconds in part.watch.seconds.items():
-            self.watch.seconds[name] = round(self.watch.seconds.get(name, 0.0) + seconds, 3)
+            self.watch.add(name, seconds)
 
 
 def _roll_operator(model: Encoder, order: int | None) -> Callable | None:
