@@ -86,8 +86,8 @@ def distorted(settings: list[str], source: str) -> glyphs.Distortion:
             numbers = ()
         if source != "glyphs" or name not in known or len(numbers) != (2 if "tuple" in known[name] else 1):
             raise ConfigError(f"--distortion {setting}: give FIELD=VALUE with a field of glyphs.Distortion "
-                              f"({', '.join(known)}; stroke_px and pressure_px as two numbers, e.g. pressure_px=0.5,1.5), "
-                              "with a glyph card")
+                              f"({', '.join(known)}; stroke_px and pressure_px as two numbers, "
+                              "e.g. pressure_px=0.5,1.5), with a glyph card")
         changes[name] = numbers if len(numbers) == 2 else (int(numbers[0]) if known[name] == "int" else numbers[0])
     return replace(glyphs.DISTORTION, **changes)
 

@@ -106,7 +106,8 @@ def main() -> int:
             for q in range(4):
                 part = torch.zeros_like(chosen)
                 part[ranked[q * len(ranked) // 4: (q + 1) * len(ranked) // 4]] = True
-                print(line(f"quarter {q + 1}: {float(value[part].min()):.2f} to {float(value[part].max()):.2f}", part, result))
+                span = f"quarter {q + 1}: {float(value[part].min()):.2f} to {float(value[part].max()):.2f}"
+                print(line(span, part, result))
     return 0
 
 
